@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Idempotent setup: checks the toolchain, creates .venv with pinned packages, builds jars/ and
+# fetches the local Kafka broker, all from PyPI and Maven Central.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+die() { echo "setup: $*" >&2; exit 1; }
+
+PYTHON=${PYTHON:-python3}
+command -v "$PYTHON" >/dev/null || die "Python 3.11+ is required (no '$PYTHON' on PATH)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "Python 3.11+ is required, found $("$PYTHON" --version 2>&1)"
+command -v java >/dev/null || die "a JDK 17+ is required (no 'java' on PATH)"
+command -v javac >/dev/null || die "a JDK 17+ is required (found a JRE without 'javac')"
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+[ "${java_major:-0}" -ge 17 ] || die "a JDK 17+ is required, found Java ${java_major:-unknown}"
+command -v mvn >/dev/null || die "Maven is required to build jars/ (apt-get install maven)"
+
+stamp=.venv/.requirements.sha
+want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating .venv with pinned packages"
+  "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+scripts/build-jars.sh
+scripts/kafka-broker.sh fetch
+echo "setup: ready"

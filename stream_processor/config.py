@@ -1,0 +1,198 @@
+"""Settings: `conf/stream_processor.toml`, overridden by environment variables, then CLI flags.
+
+Every setting is one field of `Config`; its TOML section and environment variable live in the
+field's metadata, so the file, the environment and the flags can never drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+DEFAULT_CONFIG_FILE = Path(__file__).resolve().parent.parent / "conf" / "stream_processor.toml"
+MIB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting has a wrong value; the message names the key."""
+
+
+def _setting(section: str, default: Any, env: str, help: str, choices: tuple = ()) -> Any:
+    return field(default=default, metadata={"section": section, "env": env, "help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Config:
+    # [kafka]
+    bootstrap_servers: str = _setting("kafka", "localhost:9092", "KAFKA_BOOTSTRAP_SERVERS", "Kafka bootstrap servers, host:port[,host:port]")
+    topic: str = _setting("kafka", "videoCollector", "KAFKA_TOPIC", "topic the video service publishes frames to")
+    group_id: str = _setting("kafka", "stream-processor", "KAFKA_GROUP_ID", "consumer group whose offsets the job commits")
+    starting_offsets: str = _setting("kafka", "committed", "KAFKA_STARTING_OFFSETS", "where to start: committed (else earliest), earliest or latest", ("committed", "earliest", "latest"))
+    dlq_topic: str = _setting("kafka", "", "KAFKA_DLQ_TOPIC", "dead-letter topic; empty means '<topic>.dlq'")
+    security_protocol: str = _setting("kafka", "PLAINTEXT", "KAFKA_SECURITY_PROTOCOL", "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL", ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"))
+    sasl_mechanism: str = _setting("kafka", "", "KAFKA_SASL_MECHANISM", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512; empty when not using SASL")
+    sasl_username: str = _setting("kafka", "", "KAFKA_SASL_USERNAME", "SASL user name")
+    sasl_password: str = _setting("kafka", "", "KAFKA_SASL_PASSWORD", "SASL password (prefer the environment variable)")
+    ssl_cafile: str = _setting("kafka", "", "KAFKA_SSL_CAFILE", "PEM file of the CA that signed the brokers' certificates")
+    max_rate_per_partition: int = _setting("kafka", 0, "KAFKA_MAX_RATE_PER_PARTITION", "records per second per partition read in a batch; 0 = unbounded")
+    backpressure: bool = _setting("kafka", True, "KAFKA_BACKPRESSURE", "let Spark adapt the batch size to the processing rate")
+    # [job]
+    output_dir: str = _setting("job", "./training-data", "OUTPUT_DIR", "root folder of the crops and the manifest")
+    batch_interval_s: float = _setting("job", 5.0, "BATCH_INTERVAL_S", "micro-batch interval in seconds")
+    checkpoint_dir: str = _setting("job", "", "CHECKPOINT_DIR", "checkpoint folder for StreamingContext.getOrCreate; empty = none")
+    exit_when_idle_s: float = _setting("job", 0.0, "EXIT_WHEN_IDLE_S", "stop once nothing arrived for this long and all is committed; 0 = run forever")
+    # [limits]
+    max_message_bytes: int = _setting("limits", 8 * MIB, "MAX_MESSAGE_BYTES", "larger messages are rejected as message_too_large")
+    max_image_pixels: int = _setting("limits", 4096 * 4096, "MAX_IMAGE_PIXELS", "width*height from the image header above this is image_too_large")
+    # [faces]
+    detect_max_side: int = _setting("faces", 320, "DETECT_MAX_SIDE", "detection runs on a grayscale copy with this longest side (px); 0 = full size")
+    min_face_fraction: float = _setting("faces", 0.1, "MIN_FACE_FRACTION", "smallest face, as a fraction of the frame's shorter side")
+    scale_factor: float = _setting("faces", 1.1, "SCALE_FACTOR", "Haar pyramid step between scales")
+    min_neighbors: int = _setting("faces", 5, "MIN_NEIGHBORS", "Haar detections needed to keep a face")
+    crop_margin: float = _setting("faces", 0.2, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
+    crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
+    max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user; later frames are user_cap_reached")
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return self.dlq_topic or f"{self.topic}.dlq"
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+_NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin")
+_POSITIVE = ("batch_interval_s", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors")
+_NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")
+
+
+def _validate(cfg: Config) -> None:
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.metadata["choices"] and value not in f.metadata["choices"]:
+            raise ConfigError(f"{f.name}: {value!r} is not one of {', '.join(f.metadata['choices'])}")
+    for name in _NON_EMPTY:
+        if not str(getattr(cfg, name)).strip():
+            raise ConfigError(f"{name}: must not be empty")
+    for name in _NON_NEGATIVE:
+        if getattr(cfg, name) < 0:
+            raise ConfigError(f"{name}: must be >= 0, got {getattr(cfg, name)!r}")
+    for name in _POSITIVE:
+        if getattr(cfg, name) <= 0:
+            raise ConfigError(f"{name}: must be > 0, got {getattr(cfg, name)!r}")
+    if not 0 < cfg.min_face_fraction < 1:
+        raise ConfigError(f"min_face_fraction: must be between 0 and 1, got {cfg.min_face_fraction!r}")
+    if cfg.scale_factor <= 1:
+        raise ConfigError(f"scale_factor: must be > 1, got {cfg.scale_factor!r}")
+    if 0 < cfg.detect_max_side < 32:
+        raise ConfigError(f"detect_max_side: must be 0 or at least 32, got {cfg.detect_max_side!r}")
+
+
+def _coerce(name: str, raw: Any, target: type) -> Any:
+    """Turn a TOML, environment or CLI value into the field's type, or fail naming the key."""
+    try:
+        if target is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if target is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(raw)
+            return int(str(raw).strip()) if not isinstance(raw, (int, float)) else int(raw)
+        if target is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
+        if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+            raise ValueError(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: {raw!r} is not a valid {target.__name__}") from None
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _field_types() -> dict[str, type]:
+    return {f.name: _TYPES[f.type] for f in fields(Config)}
+
+
+def load_config(
+    path: Optional[str | Path] = None,
+    env: Optional[Mapping[str, str]] = None,
+    overrides: Optional[Mapping[str, Any]] = None,
+) -> Config:
+    """File, then environment, then explicit overrides (CLI flags); unknown keys are errors."""
+    types = _field_types()
+    values: dict[str, Any] = {}
+    path = Path(path) if path else Path(os.environ.get("STREAM_PROCESSOR_CONFIG", DEFAULT_CONFIG_FILE))
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        sections = {f.name: f.metadata["section"] for f in fields(Config)}
+        for section, table in data.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{section}: expected a [{section}] table in {path}")
+            for key, raw in table.items():
+                if sections.get(key) != section:
+                    raise ConfigError(f"{section}.{key}: unknown setting in {path}")
+                values[key] = _coerce(f"{section}.{key}", raw, types[key])
+    elif path != DEFAULT_CONFIG_FILE:
+        raise ConfigError(f"config file {path} does not exist")
+    env = os.environ if env is None else env
+    for f in fields(Config):
+        if f.metadata["env"] in env and env[f.metadata["env"]] != "":
+            values[f.name] = _coerce(f.metadata["env"], env[f.metadata["env"]], types[f.name])
+    for key, raw in (overrides or {}).items():
+        if key not in types:
+            raise ConfigError(f"{key}: unknown setting")
+        if raw is not None:
+            values[key] = _coerce(f"--{key.replace('_', '-')}", raw, types[key])
+    return Config(**values)
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One `--kebab-name` flag per setting, plus `--config FILE`."""
+    parser.add_argument("--config", help=f"settings file (default {DEFAULT_CONFIG_FILE.name}, env STREAM_PROCESSOR_CONFIG)")
+    group = parser.add_argument_group("settings (override the file and the environment)")
+    for f in fields(Config):
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"cfg_{f.name}", metavar=f.type.upper(), help=f"{f.metadata['help']} (env {f.metadata['env']})")
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    overrides = {f.name: getattr(args, f"cfg_{f.name}", None) for f in fields(Config)}
+    return load_config(getattr(args, "config", None), overrides=overrides)
+
+
+def with_overrides(cfg: Config, **changes: Any) -> Config:
+    return replace(cfg, **changes)
+
+
+def render_toml(cfg: Config = Config()) -> str:
+    """The settings file with every key, its value and its one-line comment."""
+    out: list[str] = []
+    section = None
+    for f in fields(cfg):
+        if f.metadata["section"] != section:
+            section = f.metadata["section"]
+            out.append(("\n" if out else "") + f"[{section}]")
+        value = getattr(cfg, f.name)
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        else:
+            text = repr(value)
+        out.append(f"{f.name} = {text}  # {f.metadata['help']} (env {f.metadata['env']})")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,274 @@
+"""Frames built from real faces that scikit-image ships, for tests, the demo and benchmarks.
+
+Faces: the astronaut's face (`skimage.data.astronaut`) and the 100 LFW faces of
+`skimage.data.lfw_subset()` (its first 100 images are faces, the last 100 are not), upscaled.
+`camera()` is not used: the Haar cascade does not find the cameraman's face (it is small and
+turned away), and its person makes it no "no-face" background either. `cat()` is a cat's face.
+Backgrounds: scikit-image photos without faces that load without network.
+
+scikit-image is a dev/demo dependency: it is imported inside functions, never at module load.
+Everything is deterministic from the seed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterator, Optional
+
+import cv2
+import numpy as np
+
+from .records import Box
+
+KINDS = ("one", "two", "none")
+FACE_MIN, FACE_MAX = 150, 300  # side of a pasted face's true box, px
+
+# The astronaut's face in astronaut.png (512x512), labelled by hand: brow to chin, cheek to cheek.
+ASTRONAUT_FACE = Box(180, 67, 92, 110)
+# The patch pasted into frames: her head with hair, and where the face lies inside it.
+_ASTRONAUT_HEAD = (150, 15, 150, 175)  # x, y, w, h in astronaut.png
+_ASTRONAUT_PROB = 0.15  # share of pasted faces that are the astronaut (the rest: LFW)
+
+_BACKGROUNDS = (
+    "coffee", "rocket", "brick", "grass", "gravel", "coins", "moon", "page", "text",
+    "hubble_deep_field", "immunohistochemistry", "retina", "stereo_motorcycle", "clock", "cell",
+)
+
+
+@dataclass(frozen=True)
+class SampleFrame:
+    image: np.ndarray  # BGR uint8, height x width x 3
+    kind: str
+    faces: tuple[Box, ...]  # ground truth, source-frame pixels
+
+
+@dataclass(frozen=True)
+class _Patch:
+    image: np.ndarray  # BGR uint8
+    face: Box  # the face inside the patch
+
+
+# ---- the real images (loaded once per process) ------------------------------------------------
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    if image.dtype != np.uint8:
+        image = np.clip(image * 255.0 if image.max() <= 1.0 else image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_RGBA2BGR)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+
+
+@lru_cache(maxsize=None)
+def _astronaut() -> np.ndarray:
+    from skimage import data
+
+    return _bgr(data.astronaut())
+
+
+@lru_cache(maxsize=None)
+def _lfw() -> np.ndarray:
+    from skimage import data
+
+    return (data.lfw_subset() * 255.0 + 0.5).astype(np.uint8)  # (200, 25, 25) gray
+
+
+def lfw_faces() -> np.ndarray:
+    """The 100 LFW faces, 25x25 gray uint8."""
+    return _lfw()[:100]
+
+
+def lfw_non_faces() -> np.ndarray:
+    """The 100 LFW non-face patches, 25x25 gray uint8."""
+    return _lfw()[100:]
+
+
+@lru_cache(maxsize=None)
+def _background(name: str) -> np.ndarray:
+    from skimage import data
+
+    image = getattr(data, name)()
+    if isinstance(image, tuple):  # stereo_motorcycle: (left, right, disparity)
+        image = image[0]
+    return _bgr(np.asarray(image))
+
+
+def astronaut() -> SampleFrame:
+    """astronaut.png itself, 512x512, one face."""
+    return SampleFrame(_astronaut().copy(), "one", (ASTRONAUT_FACE,))
+
+
+# ---- building a frame -------------------------------------------------------------------------
+
+def _face_patch(rng: np.random.Generator) -> _Patch:
+    if rng.random() < _ASTRONAUT_PROB:
+        x, y, w, h = _ASTRONAUT_HEAD
+        f = ASTRONAUT_FACE
+        return _Patch(_astronaut()[y:y + h, x:x + w], Box(f.x - x, f.y - y, f.w, f.h))
+    gray = lfw_faces()[int(rng.integers(100))]
+    # The LFW crops are grey and tight (brow to chin): tint them to a random skin tone.
+    tone = np.array([rng.uniform(0.55, 0.85), rng.uniform(0.7, 0.92), 1.0])
+    patch = np.clip(gray[..., None].astype(np.float32) * tone, 0, 255).astype(np.uint8)
+    return _Patch(patch, Box(0, 0, 25, 25))
+
+
+def _feather_mask(h: int, w: int, feather: float) -> np.ndarray:
+    """Alpha in [0, 1]: 1 inside, a smooth ramp over `feather` x size at the edges."""
+    ramp_y = np.clip(np.minimum(np.arange(h) + 0.5, h - np.arange(h) - 0.5) / max(feather * h, 1.0), 0, 1)
+    ramp_x = np.clip(np.minimum(np.arange(w) + 0.5, w - np.arange(w) - 0.5) / max(feather * w, 1.0), 0, 1)
+    alpha = np.outer(ramp_y, ramp_x)
+    return alpha * alpha * (3 - 2 * alpha)  # smoothstep
+
+
+def _jitter(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lighting of the pasted face: contrast and brightness, as a webcam would vary them."""
+    gain = rng.uniform(0.75, 1.2)
+    bias = rng.uniform(-30, 30)
+    return np.clip(patch.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+
+
+def _scaled(patch: _Patch, face_side: int, rng: np.random.Generator) -> _Patch:
+    """The patch resized so its face's longer side is `face_side`, maybe mirrored and tilted."""
+    s = face_side / max(patch.face.w, patch.face.h)
+    h, w = patch.image.shape[:2]
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    image = cv2.resize(patch.image, size, interpolation=cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA)
+    face = Box(round(patch.face.x * s), round(patch.face.y * s), round(patch.face.w * s), round(patch.face.h * s))
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+        face = Box(size[0] - face.x - face.w, face.y, face.w, face.h)
+    angle = rng.uniform(-8.0, 8.0)  # a slight head tilt
+    centre = (face.x + face.w / 2, face.y + face.h / 2)
+    m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    image = cv2.warpAffine(np.ascontiguousarray(image), m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return _Patch(_jitter(image, rng), face)
+
+
+def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int, rng: np.random.Generator) -> None:
+    h, w = patch.shape[:2]
+    alpha = _feather_mask(h, w, rng.uniform(0.08, 0.18))[..., None]
+    region = canvas[y:y + h, x:x + w].astype(np.float32)
+    canvas[y:y + h, x:x + w] = (alpha * patch + (1 - alpha) * region + 0.5).astype(np.uint8)
+
+
+def _background_frame(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
+    """A random crop of a random background photo, resized to the frame, with a colour cast."""
+    photo = _background(_BACKGROUNDS[int(rng.integers(len(_BACKGROUNDS)))])
+    ph, pw = photo.shape[:2]
+    aspect = width / height
+    cw_max = min(pw, ph * aspect)
+    cw = cw_max * rng.uniform(0.5, 1.0)
+    ch = cw / aspect
+    cx = rng.uniform(0, pw - cw)
+    cy = rng.uniform(0, ph - ch)
+    crop = photo[int(cy):int(cy + ch), int(cx):int(cx + cw)]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    frame = cv2.resize(np.ascontiguousarray(crop), (width, height), interpolation=cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR)
+    cast = rng.uniform(0.8, 1.15, size=3)
+    return np.clip(frame.astype(np.float32) * cast, 0, 255).astype(np.uint8)
+
+
+def _overlaps(a: tuple[int, int, int, int], others: list[tuple[int, int, int, int]], gap: int) -> bool:
+    ax, ay, aw, ah = a
+    return any(
+        ax < bx + bw + gap and bx < ax + aw + gap and ay < by + bh + gap and by < ay + ah + gap
+        for bx, by, bw, bh in others
+    )
+
+
+def _place(rng: np.random.Generator, w: int, h: int, width: int, height: int,
+           taken: list[tuple[int, int, int, int]], gap: int) -> Optional[tuple[int, int]]:
+    if w > width or h > height:
+        return None
+    for _ in range(50):
+        x, y = int(rng.integers(0, width - w + 1)), int(rng.integers(0, height - h + 1))
+        if not _overlaps((x, y, w, h), taken, gap):
+            return x, y
+    return None
+
+
+def make_frame(kind: str, seed: int, width: int = 640, height: int = 480) -> SampleFrame:
+    """A `width` x `height` BGR frame with `kind` faces ("one", "two", "none") on a real photo.
+
+    Faces are 150-300 px (their true box's longer side; less only when the frame is too small
+    to hold them); "none" frames may hold upscaled LFW non-face patches as distractors.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    rng = np.random.default_rng([seed, KINDS.index(kind)])
+    canvas = _background_frame(rng, width, height)
+    taken: list[tuple[int, int, int, int]] = []
+    faces: list[Box] = []
+    for _ in range({"one": 1, "two": 2, "none": 0}[kind]):
+        base = _face_patch(rng)
+        side = int(rng.integers(FACE_MIN, FACE_MAX + 1))
+        while True:
+            patch = _scaled(base, side, rng)
+            ph, pw = patch.image.shape[:2]
+            spot = _place(rng, pw, ph, width, height, taken, gap=8)
+            if spot is not None or side <= 24:
+                break
+            side = int(side * 0.9)
+        if spot is None:
+            raise ValueError(f"a {width}x{height} frame cannot hold {kind} faces")
+        x, y = spot
+        _paste(canvas, patch.image, x, y, rng)
+        taken.append((x, y, pw, ph))
+        faces.append(Box(x + patch.face.x, y + patch.face.y, patch.face.w, patch.face.h))
+    if kind == "none":
+        for _ in range(int(rng.integers(0, 3))):
+            gray = lfw_non_faces()[int(rng.integers(100))]
+            side = int(rng.integers(FACE_MIN, FACE_MAX + 1))
+            patch = _jitter(cv2.cvtColor(cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR), rng)
+            spot = _place(rng, side, side, width, height, taken, gap=0)
+            if spot is not None:
+                _paste(canvas, patch, spot[0], spot[1], rng)
+                taken.append((spot[0], spot[1], side, side))
+    sigma = rng.uniform(0.0, 5.0)  # sensor noise over the whole frame
+    noisy = canvas.astype(np.float32) + rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
+    image = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+    return SampleFrame(image, kind, tuple(faces))
+
+
+def mixed_frames(n: int, seed: int, one: float = 0.7, two: float = 0.15, none: float = 0.15) -> Iterator[SampleFrame]:
+    """`n` frames whose kinds are drawn with these weights; the same seed gives the same frames."""
+    weights = np.array([one, two, none], dtype=float)
+    if n < 0 or (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError("n must be >= 0 and the weights non-negative with a positive sum")
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        kind = KINDS[int(rng.choice(3, p=weights / weights.sum()))]
+        yield make_frame(kind, seed * 1_000_003 + i)
+
+
+# ---- messages ---------------------------------------------------------------------------------
+
+def encode(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
+    """The image as a PNG or JPEG file."""
+    if fmt == "png":
+        ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    elif fmt in ("jpeg", "jpg"):
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    else:
+        raise ValueError(f"fmt must be 'png' or 'jpeg', got {fmt!r}")
+    if not ok:
+        raise ValueError(f"could not encode a {image.shape} image as {fmt}")
+    return buf.tobytes()
+
+
+def message(username: str, image_bytes: bytes, timestamp: Optional[str] = "11/27/2026, 10:00:00", **extra: Any) -> bytes:
+    """A Kafka value as the video service sends it (design.md, "Input message").
+
+    `timestamp=None` leaves the field out; `extra` fields are added as given (and may replace
+    the others, to build hostile messages).
+    """
+    body: dict[str, Any] = {"username": username, "imageData": base64.b64encode(image_bytes).decode("ascii")}
+    if timestamp is not None:
+        body["timestamp"] = timestamp
+    body.update(extra)
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+
+from stream_processor.config import DEFAULT_CONFIG_FILE, Config, ConfigError, load_config, render_toml
+
+pytestmark = pytest.mark.unit
+
+
+def test_shipped_file_lists_every_setting_with_its_default():
+    shipped = DEFAULT_CONFIG_FILE.read_text()
+    assert render_toml(Config()) in shipped
+    assert load_config(DEFAULT_CONFIG_FILE, env={}) == Config()
+
+
+def test_environment_overrides_file_and_flags_override_both(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[job]\noutput_dir = "/from/file"\nbatch_interval_s = 2\n[kafka]\ntopic = "t"\n')
+    cfg = load_config(f, env={"OUTPUT_DIR": "/from/env", "KAFKA_TOPIC": "env-topic"},
+                      overrides={"topic": "flag-topic"})
+    assert (cfg.output_dir, cfg.batch_interval_s, cfg.topic) == ("/from/env", 2.0, "flag-topic")
+
+
+@pytest.mark.parametrize("text, key", [
+    ('[faces]\ncrop_size = -1\n', "crop_size"),
+    ('[faces]\nmax_images_per_user = "many"\n', "faces.max_images_per_user"),
+    ('[kafka]\nstarting_offsets = "middle"\n', "starting_offsets"),
+    ('[kafka]\nbogus = 1\n', "kafka.bogus"),
+    ('[job]\ntopic = "x"\n', "job.topic"),
+    ('[faces]\nscale_factor = 1.0\n', "scale_factor"),
+    ('[kafka]\nbackpressure = "maybe"\n', "kafka.backpressure"),
+])
+def test_bad_values_fail_naming_the_key(tmp_path, text, key):
+    f = tmp_path / "c.toml"
+    f.write_text(text)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(f, env={})
+
+
+def test_bad_environment_value_names_the_variable():
+    with pytest.raises(ConfigError, match="BATCH_INTERVAL_S"):
+        load_config(DEFAULT_CONFIG_FILE, env={"BATCH_INTERVAL_S": "soon"})
+
+
+def test_missing_explicit_config_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_dead_letter_topic_defaults_to_topic_dot_dlq():
+    assert Config(topic="frames").dead_letter_topic == "frames.dlq"
+    assert Config(dlq_topic="x").dead_letter_topic == "x"
