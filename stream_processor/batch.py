@@ -43,7 +43,7 @@ SOURCE_SCHEMA = StructType([
 _ROW_TYPES = {"topic": StringType(), "partition": IntegerType(), "offset": LongType(), "faces": IntegerType(),
               "x": IntegerType(), "y": IntegerType(), "w": IntegerType(), "h": IntegerType()}
 MANIFEST_SCHEMA = StructType(
-    [StructField(f.name, _ROW_TYPES.get(f.name, StringType()), f.name in ("topic", "partition", "offset", "status"))
+    [StructField(f.name, _ROW_TYPES.get(f.name, StringType()), f.name not in ("topic", "partition", "offset", "status"))
      for f in fields(ManifestRow)]
     + [StructField("batch_time", TimestampType(), False)]
 )

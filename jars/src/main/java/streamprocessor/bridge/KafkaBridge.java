@@ -1,0 +1,280 @@
+package streamprocessor.bridge;
+
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.Set;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.rdd.RDD;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.streaming.StreamingContext;
+import org.apache.spark.streaming.api.java.JavaDStream;
+import org.apache.spark.streaming.api.java.JavaInputDStream;
+import org.apache.spark.streaming.api.java.JavaStreamingContext;
+import org.apache.spark.streaming.dstream.InputDStream;
+import org.apache.spark.streaming.kafka010.CanCommitOffsets;
+import org.apache.spark.streaming.kafka010.ConsumerStrategies;
+import org.apache.spark.streaming.kafka010.ConsumerStrategy;
+import org.apache.spark.streaming.kafka010.HasOffsetRanges;
+import org.apache.spark.streaming.kafka010.KafkaUtils;
+import org.apache.spark.streaming.kafka010.LocationStrategies;
+import org.apache.spark.streaming.kafka010.LocationStrategy;
+import org.apache.spark.streaming.kafka010.OffsetRange;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The Python face of spark-streaming-kafka-0-10, which has a Java/Scala API only.
+ *
+ * <p>Everything here is called through Py4J by {@code stream_processor/kafka_io.py}: only
+ * strings, numbers, lists, maps and Spark's own Java objects cross. Records reach Python as
+ * pickled lists of plain tuples {@code (topic, partition, offset, timestamp, key, value)}.
+ */
+public final class KafkaBridge {
+  private static final Logger LOG = LoggerFactory.getLogger(KafkaBridge.class);
+
+  /** Columns of {@link #sourceDataFrame}: the same fields as the Python tuples. */
+  public static final StructType SOURCE_SCHEMA = new StructType()
+      .add("topic", DataTypes.StringType, false)
+      .add("partition", DataTypes.IntegerType, false)
+      .add("offset", DataTypes.LongType, false)
+      .add("timestamp", DataTypes.LongType, false)
+      .add("key", DataTypes.BinaryType, true)
+      .add("value", DataTypes.BinaryType, true);
+
+  private KafkaBridge() {}
+
+  /** A created direct stream: the input stream (commits, id) and the Python-facing stream. */
+  public static final class Stream {
+    private final JavaInputDStream<ConsumerRecord<byte[], byte[]>> input;
+    private final JavaDStream<byte[]> pickled;
+
+    Stream(JavaInputDStream<ConsumerRecord<byte[], byte[]>> input, JavaDStream<byte[]> pickled) {
+      this.input = input;
+      this.pickled = pickled;
+    }
+
+    /** The input stream's id: stable across checkpoint recovery, so Python finds it by id. */
+    public int id() {
+      return input.inputDStream().id();
+    }
+
+    public JavaInputDStream<ConsumerRecord<byte[], byte[]>> input() {
+      return input;
+    }
+
+    /** Each element is a pickled Python list of record tuples. */
+    public JavaDStream<byte[]> pickled() {
+      return pickled;
+    }
+  }
+
+  /**
+   * Creates the direct stream.
+   *
+   * @param startingOffsets {@code committed} (the group's offsets, else auto.offset.reset),
+   *     {@code earliest} or {@code latest} (both ignore the group's committed offsets)
+   * @param locationStrategy {@code consistent} (spread partitions over executors) or
+   *     {@code brokers} (executors on the brokers' hosts)
+   */
+  public static Stream createDirectStream(JavaStreamingContext jssc, Map<String, String> params,
+      List<String> topics, String startingOffsets, String locationStrategy) {
+    Map<String, Object> kafkaParams = new HashMap<>(params);
+    kafkaParams.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    kafkaParams.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+    kafkaParams.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+
+    LocationStrategy location;
+    switch (locationStrategy) {
+      case "consistent": location = LocationStrategies.PreferConsistent(); break;
+      case "brokers": location = LocationStrategies.PreferBrokers(); break;
+      default: throw new IllegalArgumentException(
+          "locationStrategy must be consistent or brokers, got " + locationStrategy);
+    }
+    Map<TopicPartition, Long> offsets;
+    switch (startingOffsets) {
+      case "committed": offsets = Map.of(); break;
+      case "earliest":
+      case "latest": offsets = explicitOffsets(kafkaParams, topics, startingOffsets); break;
+      default: throw new IllegalArgumentException(
+          "startingOffsets must be committed, earliest or latest, got " + startingOffsets);
+    }
+    ConsumerStrategy<byte[], byte[]> strategy =
+        ConsumerStrategies.<byte[], byte[]>Subscribe(topics, kafkaParams, offsets);
+    JavaInputDStream<ConsumerRecord<byte[], byte[]>> input =
+        KafkaUtils.createDirectStream(jssc, location, strategy);
+    return new Stream(input, input.mapPartitions(new PickleBatches()));
+  }
+
+  /**
+   * The first or the next offset of every partition of the topics, read with a short-lived
+   * consumer. Partitions that appear later start per auto.offset.reset (set to match).
+   */
+  private static Map<TopicPartition, Long> explicitOffsets(Map<String, Object> kafkaParams,
+      Collection<String> topics, String where) {
+    kafkaParams.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, where);
+    Map<String, Object> probe = new HashMap<>(kafkaParams);
+    probe.remove(ConsumerConfig.GROUP_ID_CONFIG);
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(probe)) {
+      List<TopicPartition> partitions = new ArrayList<>();
+      for (String topic : topics) {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(60));
+        if (infos == null) {
+          continue;
+        }
+        for (PartitionInfo info : infos) {
+          partitions.add(new TopicPartition(info.topic(), info.partition()));
+        }
+      }
+      Map<TopicPartition, Long> found = "earliest".equals(where)
+          ? consumer.beginningOffsets(partitions, Duration.ofSeconds(60))
+          : consumer.endOffsets(partitions, Duration.ofSeconds(60));
+      return new HashMap<>(found);
+    }
+  }
+
+  /** Offset ranges of the batch behind {@code rdd}, one line each: topic TAB partition TAB from TAB until. */
+  public static String offsetRanges(Object rdd) {
+    StringBuilder out = new StringBuilder();
+    for (OffsetRange r : ((HasOffsetRanges) kafkaRdd(rdd)).offsetRanges()) {
+      out.append(r.topic()).append('\t').append(r.partition()).append('\t')
+          .append(r.fromOffset()).append('\t').append(r.untilOffset()).append('\n');
+    }
+    return out.toString();
+  }
+
+  /**
+   * Queues the batch's offsets for commit to the consumer group. The input stream sends them
+   * with its next poll (the next batch), so the last batch before a stop is read again.
+   *
+   * @return the number of offset ranges queued
+   */
+  public static int commit(int streamId, Object rdd) {
+    OffsetRange[] ranges = ((HasOffsetRanges) kafkaRdd(rdd)).offsetRanges();
+    inputStream(streamId).commitAsync(ranges, (committed, error) -> {
+      if (error != null) {
+        LOG.warn("offset commit of stream {} failed (the batch will be read again): {}",
+            streamId, error.toString());
+      } else if (LOG.isDebugEnabled()) {
+        LOG.debug("committed offsets of stream {}: {}", streamId, committed);
+      }
+    });
+    return ranges.length;
+  }
+
+  /** The batch as a DataFrame built in the JVM (columns: {@link #SOURCE_SCHEMA}). */
+  public static Dataset<Row> sourceDataFrame(SparkSession spark, Object rdd) {
+    @SuppressWarnings("unchecked")
+    RDD<ConsumerRecord<byte[], byte[]>> records = (RDD<ConsumerRecord<byte[], byte[]>>) kafkaRdd(rdd);
+    JavaRDD<Row> rows = records.toJavaRDD().map(r -> RowFactory.create(
+        r.topic(), r.partition(), r.offset(), r.timestamp(), r.key(), r.value()));
+    return spark.createDataFrame(rows, SOURCE_SCHEMA);
+  }
+
+  /** The active context's input stream with this id, as the object that can commit. */
+  static CanCommitOffsets inputStream(int streamId) {
+    scala.Option<StreamingContext> active = StreamingContext.getActive();
+    if (active.isEmpty()) {
+      throw new IllegalStateException("no active StreamingContext to commit offsets with");
+    }
+    for (InputDStream<?> stream : active.get().graph().getInputStreams()) {
+      if (stream.id() == streamId) {
+        if (!(stream instanceof CanCommitOffsets)) {
+          throw new IllegalArgumentException("input stream " + streamId + " is not a Kafka direct stream");
+        }
+        return (CanCommitOffsets) stream;
+      }
+    }
+    throw new IllegalArgumentException("the active StreamingContext has no input stream with id " + streamId);
+  }
+
+  /**
+   * The one RDD that knows the batch's offsets, reached from {@code rdd} (a JavaRDD or an RDD
+   * held by Python, possibly transformed) through narrow dependencies.
+   */
+  static RDD<?> kafkaRdd(Object rdd) {
+    RDD<?> start = rdd instanceof JavaRDD ? ((JavaRDD<?>) rdd).rdd() : (RDD<?>) rdd;
+    Deque<RDD<?>> todo = new ArrayDeque<>();
+    Set<Integer> seen = new HashSet<>();
+    todo.add(start);
+    RDD<?> found = null;
+    while (!todo.isEmpty()) {
+      RDD<?> current = todo.poll();
+      if (!seen.add(current.id())) {
+        continue;
+      }
+      if (current instanceof HasOffsetRanges) {
+        if (found != null) {
+          throw new IllegalArgumentException("RDD " + start + " comes from more than one Kafka batch");
+        }
+        found = current;
+        continue;
+      }
+      for (org.apache.spark.Dependency<?> dep : scala.jdk.javaapi.CollectionConverters.asJava(current.dependencies())) {
+        if (dep instanceof org.apache.spark.NarrowDependency) {
+          todo.add(dep.rdd());
+        }
+      }
+    }
+    if (found == null) {
+      throw new IllegalArgumentException("RDD " + start + " does not come from a Kafka direct stream"
+          + " through narrow dependencies");
+    }
+    return found;
+  }
+
+  /** Turns a partition's records into pickled lists of tuples, a few MiB or records at a time. */
+  static final class PickleBatches
+      implements FlatMapFunction<Iterator<ConsumerRecord<byte[], byte[]>>, byte[]>, Serializable {
+    private static final long serialVersionUID = 1L;
+    static final int MAX_RECORDS = 1024;
+    static final long MAX_BYTES = 4L << 20;
+
+    @Override
+    public Iterator<byte[]> call(Iterator<ConsumerRecord<byte[], byte[]>> records) {
+      return new Iterator<byte[]>() {
+        @Override
+        public boolean hasNext() {
+          return records.hasNext();
+        }
+
+        @Override
+        public byte[] next() {
+          if (!records.hasNext()) {
+            throw new NoSuchElementException();
+          }
+          List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
+          long bytes = 0;
+          while (records.hasNext() && batch.size() < MAX_RECORDS && bytes < MAX_BYTES) {
+            ConsumerRecord<byte[], byte[]> r = records.next();
+            batch.add(r);
+            bytes += TuplePickle.size(r);
+          }
+          return TuplePickle.dumps(batch);
+        }
+      };
+    }
+  }
+}

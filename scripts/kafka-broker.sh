@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# A local single-node Apache Kafka broker (KRaft, broker+controller in one JVM) for the demo
+# and the tests. The broker's jars come from Maven Central (scripts/kafka/pom.xml); no download
+# of a Kafka distribution, no Docker.
+#
+#   scripts/kafka-broker.sh fetch    resolve the broker's jars into .local/kafka/libs (idempotent)
+#   scripts/kafka-broker.sh start    format storage if new, start in the background, wait until it answers
+#   scripts/kafka-broker.sh stop     SIGTERM, wait for a clean shutdown (SIGKILL after KAFKA_STOP_TIMEOUT)
+#   scripts/kafka-broker.sh status   exit 0 and print the bootstrap address when running
+#
+# Environment (all optional):
+#   KAFKA_PORT (9092)  KAFKA_CONTROLLER_PORT (9093)  KAFKA_HOST (127.0.0.1)
+#   KAFKA_DATA_DIR (.local/kafka/data: storage, server.properties, pid file)
+#   KAFKA_LOG_DIR (.local/kafka/logs: the broker's own log files)
+#   KAFKA_NUM_PARTITIONS (2: partitions of auto-created topics)
+#   KAFKA_MESSAGE_MAX_BYTES (16777216)  KAFKA_HEAP_OPTS (-Xmx512m -Xms128m)
+#   KAFKA_START_TIMEOUT (90 s)  KAFKA_STOP_TIMEOUT (30 s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+LIBS=$ROOT/.local/kafka/libs
+POM=$ROOT/scripts/kafka/pom.xml
+HOST=${KAFKA_HOST:-127.0.0.1}
+PORT=${KAFKA_PORT:-9092}
+CPORT=${KAFKA_CONTROLLER_PORT:-9093}
+DATA_DIR=${KAFKA_DATA_DIR:-$ROOT/.local/kafka/data}
+LOG_DIR=${KAFKA_LOG_DIR:-$ROOT/.local/kafka/logs}
+NUM_PARTITIONS=${KAFKA_NUM_PARTITIONS:-2}
+MESSAGE_MAX_BYTES=${KAFKA_MESSAGE_MAX_BYTES:-16777216}
+HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}
+START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+
+mkdir -p "$(dirname "$DATA_DIR")" && DATA_DIR=$(cd "$(dirname "$DATA_DIR")" && pwd)/$(basename "$DATA_DIR")
+mkdir -p "$(dirname "$LOG_DIR")" && LOG_DIR=$(cd "$(dirname "$LOG_DIR")" && pwd)/$(basename "$LOG_DIR")
+PID_FILE=$DATA_DIR/broker.pid
+PROPS=$DATA_DIR/server.properties
+
+say() { echo "kafka-broker: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+fetch() {
+  local want stamp=$LIBS/.pom.sha
+  want=$(sha256sum "$POM" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  command -v mvn >/dev/null || die "Maven is required to fetch the broker's jars"
+  say "resolving the broker's jars from Maven Central into ${LIBS#"$ROOT"/}"
+  rm -rf "$LIBS.tmp"
+  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" \
+    || die "mvn could not resolve the broker (see above)"
+  rm -rf "$LIBS" && mv "$LIBS.tmp" "$LIBS"
+  echo "$want" > "$stamp"
+}
+
+# The pid of our broker if it runs: the pid file's process, and only if it is this broker.
+running_pid() {
+  [ -f "$PID_FILE" ] || return 1
+  local pid
+  pid=$(cat "$PID_FILE")
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "kafka.Kafka $PROPS" || return 1
+  echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+write_config() {
+  mkdir -p "$DATA_DIR" "$LOG_DIR"
+  cat > "$PROPS" <<EOF
+# Written by scripts/kafka-broker.sh start; rewritten on each start.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$CPORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
+advertised.listeners=PLAINTEXT://$HOST:$PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$DATA_DIR/kraft-combined-logs
+num.partitions=$NUM_PARTITIONS
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+# Large frames (design.md, "Configuration"): at least 8 MiB end to end.
+message.max.bytes=$MESSAGE_MAX_BYTES
+replica.fetch.max.bytes=$MESSAGE_MAX_BYTES
+# A modest broker for a 2-core machine.
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.retention.hours=168
+EOF
+  cat > "$DATA_DIR/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $LOG_DIR/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = info
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = warn
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
+}
+
+java_cmd() {
+  local heap
+  read -r -a heap <<< "$HEAP_OPTS"
+  JAVA=(java "${heap[@]}" -Djava.awt.headless=true -Dlog4j2.configurationFile="$DATA_DIR/log4j2.properties"
+        -cp "$LIBS/*")
+}
+
+start() {
+  if pid=$(running_pid); then
+    say "already running (pid $pid) on $HOST:$PORT"
+    return 0
+  fi
+  fetch
+  command -v java >/dev/null || die "a JDK 17+ is required (no 'java' on PATH)"
+  for p in "$PORT" "$CPORT"; do
+    port_open "$p" && die "port $p on $HOST is in use; set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
+  done
+  write_config
+  java_cmd
+  if [ ! -f "$DATA_DIR/kraft-combined-logs/meta.properties" ]; then
+    local cluster_id
+    cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    "${JAVA[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$PROPS" \
+      > "$LOG_DIR/format.log" 2>&1 || { cat "$LOG_DIR/format.log" >&2; die "storage format failed"; }
+  fi
+  : > "$LOG_DIR/server.log"
+  # setsid: the broker outlives this script and is not hit by a Ctrl-C meant for the caller.
+  setsid "${JAVA[@]}" kafka.Kafka "$PROPS" > "$LOG_DIR/kafka.out" 2>&1 < /dev/null &
+  local pid=$!
+  echo "$pid" > "$PID_FILE"
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until grep -q "Kafka Server started" "$LOG_DIR/server.log" 2>/dev/null && port_open "$PORT"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 "$LOG_DIR/server.log" "$LOG_DIR/kafka.out" >&2 || true
+      rm -f "$PID_FILE"
+      die "the broker exited during start (logs in $LOG_DIR)"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      stop
+      die "the broker did not start within ${START_TIMEOUT}s (logs in $LOG_DIR)"
+    fi
+    sleep 0.3
+  done
+  # The listener is up; a metadata round trip proves it serves requests.
+  if [ -x "$PY" ] && "$PY" -c 'import kafka' 2>/dev/null; then
+    "$PY" - "$HOST:$PORT" "$((deadline - SECONDS))" <<'EOF' || { stop; die "the broker does not answer metadata requests"; }
+import sys, time
+from kafka import KafkaAdminClient
+bootstrap, budget = sys.argv[1], max(5, int(sys.argv[2]))
+deadline = time.monotonic() + budget
+while True:
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            admin.describe_cluster()
+        finally:
+            admin.close()
+        break
+    except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+        if time.monotonic() > deadline:
+            print(f"probe failed: {exc!r}", file=sys.stderr)
+            sys.exit(1)
+        time.sleep(0.5)
+EOF
+  fi
+  say "started (pid $pid) on $HOST:$PORT, logs in $LOG_DIR"
+}
+
+stop() {
+  local pid
+  if ! pid=$(running_pid); then
+    rm -f "$PID_FILE"
+    say "not running"
+    return 0
+  fi
+  kill -TERM "$pid"
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "no clean shutdown within ${STOP_TIMEOUT}s; killing pid $pid"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$PID_FILE"
+  say "stopped"
+}
+
+status() {
+  if pid=$(running_pid); then
+    echo "running (pid $pid) bootstrap $HOST:$PORT"
+  else
+    echo "not running"
+    return 1
+  fi
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 fetch|start|stop|status" >&2; exit 2 ;;
+esac
