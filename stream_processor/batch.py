@@ -25,11 +25,9 @@ from pyspark.sql.types import (BinaryType, IntegerType, LongType, StringType, St
 from .config import Config
 from .core import Analysis, DeadLetterSink, UserWriter, analyze_all
 from .records import ACCEPTED, ManifestRow, SourceRecord
-from .storage import fsync_dir
+from .storage import MANIFEST_DIR, fsync_dir
 
 log = logging.getLogger("stream_processor")
-
-MANIFEST_DIR = "_manifest"
 
 SOURCE_SCHEMA = StructType([
     StructField("topic", StringType(), False),

@@ -45,6 +45,7 @@ class Config:
     batch_interval_s: float = _setting("job", 5.0, "BATCH_INTERVAL_S", "micro-batch interval in seconds")
     checkpoint_dir: str = _setting("job", "", "CHECKPOINT_DIR", "checkpoint folder for StreamingContext.getOrCreate; empty = none")
     exit_when_idle_s: float = _setting("job", 0.0, "EXIT_WHEN_IDLE_S", "stop once nothing arrived for this long and all is committed; 0 = run forever")
+    batch_attempts: int = _setting("job", 8, "BATCH_ATTEMPTS", "tries of a failing batch (backoff up to 30 s) before the job stops, uncommitted")
     # [limits]
     max_message_bytes: int = _setting("limits", 8 * MIB, "MAX_MESSAGE_BYTES", "larger messages are rejected as message_too_large")
     max_image_pixels: int = _setting("limits", 4096 * 4096, "MAX_IMAGE_PIXELS", "width*height from the image header above this is image_too_large")
@@ -66,7 +67,7 @@ class Config:
 
 
 _NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin")
-_POSITIVE = ("batch_interval_s", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors")
+_POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors")
 _NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 CROP_SUFFIX = ".png"
+MANIFEST_DIR = "_manifest"
 _SAFE_TOPIC = re.compile(r"[^A-Za-z0-9._-]")
 _STALE_TEMP_S = 600
 

@@ -1,0 +1,141 @@
+"""`run`: the DStream job. Kafka direct stream -> batch function -> commit, one batch at a time.
+
+A batch's offsets are committed only after its crops and manifest are durable. A batch that
+fails is tried again in place; if it keeps failing the job stops without committing it (nor
+anything after it), so a restart resumes from the last good batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Callable, Optional
+
+from pyspark import RDD
+from pyspark.sql import SparkSession
+from pyspark.streaming import StreamingContext
+
+from . import kafka_io
+from .batch import BatchSummary, process_batch
+from .config import Config
+
+log = logging.getLogger("stream_processor")
+_MAX_BACKOFF_S = 30.0
+
+
+@dataclass
+class _DriverState:
+    """What the batch thread tells the main thread; module-level so that a foreachRDD function
+    restored from a checkpoint finds it too."""
+
+    last_record: float = field(default_factory=time.monotonic)
+    failure: Optional[BaseException] = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+_state = _DriverState()
+
+
+def with_retries(attempt: Callable[[], BatchSummary], attempts: int, what: str) -> BatchSummary:
+    """Tries `attempt` up to `attempts` times with exponential backoff; raises the last error."""
+    for n in range(1, attempts + 1):
+        try:
+            return attempt()
+        except Exception as exc:  # noqa: BLE001 - any failure of the output is retried the same way
+            if n == attempts or _state.stop.is_set():
+                raise
+            pause = min(_MAX_BACKOFF_S, 2.0 ** (n - 1))
+            log.error("%s FAILED (attempt %d of %d), offsets not committed, retrying in %.0f s: %s",
+                      what, n, attempts, pause, _first_line(exc))
+            _state.stop.wait(pause)
+    raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) -> None:
+    """The foreachRDD function: process, then commit. Returns None, captures no DStream."""
+    if _state.failure is not None:
+        return  # never commit past a failed batch: the job is stopping
+    inputs = sum(r.count for r in kafka_io.offset_ranges(rdd))
+    if inputs:
+        _state.last_record = time.monotonic()
+        spark = SparkSession.builder.getOrCreate()
+        try:
+            summary = with_retries(
+                lambda: process_batch(spark, kafka_io.source_dataframe(spark, rdd), batch_time, cfg,
+                                      partial(kafka_io.KafkaDeadLetterSink, cfg)),
+                cfg.batch_attempts, f"batch {batch_time:%H:%M:%S}")
+        except Exception as exc:  # noqa: BLE001
+            log.critical("batch %s FAILED for good: stopping the job, offsets from %s on are not committed: %s",
+                         batch_time, batch_time, _first_line(exc))
+            _state.failure = exc
+            _state.stop.set()
+            return
+        log.info(summary.line(lag=total_lag(cfg)))
+    kafka_io.commit_offsets(stream_id, rdd)
+
+
+def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
+    ssc = StreamingContext(spark.sparkContext, cfg.batch_interval_s)
+    stream = kafka_io.create_direct_stream(ssc, cfg)
+    stream.dstream.foreachRDD(partial(handle_batch, cfg, stream.stream_id))
+    if cfg.checkpoint_dir:
+        ssc.checkpoint(cfg.checkpoint_dir)
+    return ssc
+
+
+def _session(cfg: Config) -> SparkSession:
+    """Under spark-submit the master and jars come from it; run directly, this is local[*]."""
+    builder = SparkSession.builder.appName("stream-processor")
+    for key, value in kafka_io.spark_conf_settings(cfg).items():
+        builder = builder.config(key, value)
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is None:
+        from pyspark.conf import SparkConf
+
+        if not SparkConf().contains("spark.master"):
+            builder = builder.master("local[*]").config("spark.jars", ",".join(kafka_io.jar_paths()))
+    return builder.getOrCreate()
+
+
+def total_lag(cfg: Config) -> int:
+    """Records of the topic not yet committed by the group (all of them where it never committed)."""
+    return sum(p.end if p.lag is None else p.lag for p in kafka_io.consumer_lag(cfg))
+
+
+def _idle(cfg: Config) -> bool:
+    if cfg.exit_when_idle_s <= 0 or time.monotonic() - _state.last_record < cfg.exit_when_idle_s:
+        return False
+    return total_lag(cfg) == 0
+
+
+def run_job(cfg: Config) -> int:
+    spark = _session(cfg)
+    kafka_io.ensure_topic(cfg, cfg.dead_letter_topic)
+    if cfg.checkpoint_dir:
+        ssc = StreamingContext.getOrCreate(cfg.checkpoint_dir, lambda: _create_context(spark, cfg))
+    else:
+        ssc = _create_context(spark, cfg)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: _state.stop.set())
+    log.info("stream-processor: reading %s from %s into %s every %.1f s", cfg.topic, cfg.bootstrap_servers,
+             cfg.output_dir, cfg.batch_interval_s)
+    ssc.start()
+    while not _state.stop.wait(1.0):
+        if ssc.awaitTerminationOrTimeout(0.001) or _idle(cfg):
+            break
+    graceful = _state.failure is None
+    log.info("stream-processor: stopping (%s)", "graceful: the batch in flight finishes and commits"
+             if graceful else "after a failed batch")
+    ssc.stop(stopSparkContext=True, stopGraceFully=graceful)
+    return 0 if graceful else 1
