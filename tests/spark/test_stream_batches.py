@@ -1,0 +1,49 @@
+"""The batch function driven by a DStream (queueStream), as the job drives it: one summary per
+micro-batch, manifest rows stamped with their batch, and the per-user cap held across batches."""
+
+import threading
+
+import pytest
+from pyspark.streaming import StreamingContext
+
+from stream_processor.batch import process_batch, read_manifest, source_frame
+from stream_processor.config import Config
+from stream_processor.dead_letters import FileDeadLetterSink
+from stream_processor.samples import encode, make_frame, message
+
+pytestmark = pytest.mark.spark
+
+
+def records(topic, start, values):
+    return [(topic, 0, start + i, 1_700_000_000_000, None, v) for i, v in enumerate(values)]
+
+
+def test_queue_stream_batches_share_the_cap_and_stamp_their_batch(spark, tmp_path):
+    faces = [message("erin", encode(make_frame("one", 700 + i).image)) for i in range(6)]
+    batches = [records("t", 0, faces[:3] + [b"{broken"]), records("t", 4, faces[3:])]
+    cfg = Config(output_dir=str(tmp_path), max_images_per_user=4)
+    summaries, done = [], threading.Event()
+
+    def on_batch(batch_time, rdd):
+        if not rdd.isEmpty():
+            summaries.append(process_batch(spark, source_frame(spark, rdd), batch_time, cfg,
+                                           lambda: FileDeadLetterSink(cfg.output_dir)))
+        if len(summaries) == len(batches):
+            done.set()
+
+    ssc = StreamingContext(spark.sparkContext, 0.5)
+    ssc.queueStream([spark.sparkContext.parallelize(b, 2) for b in batches]).foreachRDD(on_batch)
+    ssc.start()
+    try:
+        assert done.wait(120), "the two batches were not processed"
+    finally:
+        ssc.stop(stopSparkContext=False, stopGraceFully=False)
+
+    assert [s.inputs for s in summaries] == [4, 3]
+    assert summaries[0].rejected.get("invalid_json") == 1
+    rows = sorted(read_manifest(spark, str(tmp_path)).collect(), key=lambda r: r.offset)
+    assert len(rows) == 7 and len({r.batch_time for r in rows}) == 2
+    found = [r for r in rows if r.faces == 1]
+    assert len(found) >= 5
+    assert [r.status for r in found] == ["accepted"] * 4 + ["rejected"] * (len(found) - 4)
+    assert len(list((tmp_path / "erin").iterdir())) == 4
