@@ -170,12 +170,14 @@ def _bridge(jvm: Any) -> Any:
 def create_direct_stream(ssc: "StreamingContext", cfg: Config, topics: Optional[Sequence[str]] = None,
                          location: str = "consistent") -> KafkaStream:
     """Subscribes to `topics` (default: cfg.topic) as group cfg.group_id, from
-    cfg.starting_offsets. `location`: "consistent" or "brokers" (LocationStrategies)."""
+    cfg.starting_offsets, at most cfg.max_rate_per_partition records/s per partition (if > 0).
+    `location`: "consistent" or "brokers" (LocationStrategies)."""
     from pyspark.serializers import BatchedSerializer, PickleSerializer
     from pyspark.streaming import DStream
 
     stream = _bridge(ssc._jvm).createDirectStream(
-        ssc._jssc, consumer_params(cfg), list(topics or [cfg.topic]), cfg.starting_offsets, location)
+        ssc._jssc, consumer_params(cfg), list(topics or [cfg.topic]), cfg.starting_offsets, location,
+        cfg.max_rate_per_partition)
     dstream = DStream(stream.pickled(), ssc, BatchedSerializer(PickleSerializer()))
     return KafkaStream(dstream=dstream, stream_id=int(stream.id()))
 

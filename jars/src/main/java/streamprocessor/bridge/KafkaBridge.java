@@ -42,6 +42,7 @@ import org.apache.spark.streaming.kafka010.KafkaUtils;
 import org.apache.spark.streaming.kafka010.LocationStrategies;
 import org.apache.spark.streaming.kafka010.LocationStrategy;
 import org.apache.spark.streaming.kafka010.OffsetRange;
+import org.apache.spark.streaming.kafka010.PerPartitionConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -98,9 +99,12 @@ public final class KafkaBridge {
    *     {@code earliest} or {@code latest} (both ignore the group's committed offsets)
    * @param locationStrategy {@code consistent} (spread partitions over executors) or
    *     {@code brokers} (executors on the brokers' hosts)
+   * @param maxRatePerPartition records per second per partition a batch may read; 0 leaves it
+   *     to {@code spark.streaming.kafka.maxRatePerPartition}. Given here, it holds even on a
+   *     SparkContext that was started with other settings.
    */
   public static Stream createDirectStream(JavaStreamingContext jssc, Map<String, String> params,
-      List<String> topics, String startingOffsets, String locationStrategy) {
+      List<String> topics, String startingOffsets, String locationStrategy, long maxRatePerPartition) {
     Map<String, Object> kafkaParams = new HashMap<>(params);
     kafkaParams.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
     kafkaParams.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
@@ -123,8 +127,9 @@ public final class KafkaBridge {
     }
     ConsumerStrategy<byte[], byte[]> strategy =
         ConsumerStrategies.<byte[], byte[]>Subscribe(topics, kafkaParams, offsets);
-    JavaInputDStream<ConsumerRecord<byte[], byte[]>> input =
-        KafkaUtils.createDirectStream(jssc, location, strategy);
+    JavaInputDStream<ConsumerRecord<byte[], byte[]>> input = maxRatePerPartition > 0
+        ? KafkaUtils.createDirectStream(jssc, location, strategy, new FixedRate(maxRatePerPartition))
+        : KafkaUtils.createDirectStream(jssc, location, strategy);
     return new Stream(input, input.mapPartitions(new PickleBatches()));
   }
 
@@ -243,6 +248,21 @@ public final class KafkaBridge {
           + " through narrow dependencies");
     }
     return found;
+  }
+
+  /** The same rate limit for every partition. */
+  static final class FixedRate extends PerPartitionConfig {
+    private static final long serialVersionUID = 1L;
+    private final long rate;
+
+    FixedRate(long rate) {
+      this.rate = rate;
+    }
+
+    @Override
+    public long maxRatePerPartition(TopicPartition topicPartition) {
+      return rate;
+    }
   }
 
   /** Turns a partition's records into pickled lists of tuples, a few MiB or records at a time. */
