@@ -26,7 +26,9 @@ fi
 command -v mvn >/dev/null || die "Maven is required (apt-get install maven)"
 echo "build-jars: building the Kafka bridge and collecting the connector's jars"
 rm -rf jars/target/deps
-mvn -q -B -Dstyle.color=never -f jars/pom.xml package dependency:copy-dependencies || die "mvn failed (see above)"
+mkdir -p jars/target
+mvn -q -B -f jars/pom.xml package dependency:copy-dependencies > jars/target/build.log 2>&1 \
+  || { cat jars/target/build.log >&2; die "mvn failed (output above, also in jars/target/build.log)"; }
 
 # Artifact name without version: kafka-clients-3.9.2.jar -> kafka-clients
 base() { basename "$1" .jar | sed -E 's/-[0-9][0-9A-Za-z.+_-]*$//'; }

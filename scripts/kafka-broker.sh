@@ -50,8 +50,10 @@ fetch() {
   command -v mvn >/dev/null || die "Maven is required to fetch the broker's jars"
   say "resolving the broker's jars from Maven Central into ${LIBS#"$ROOT"/}"
   rm -rf "$LIBS.tmp"
-  mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" \
-    || die "mvn could not resolve the broker (see above)"
+  mkdir -p "$(dirname "$LIBS")"
+  local log=$(dirname "$LIBS")/fetch.log
+  mvn -q -B -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIBS.tmp" > "$log" 2>&1 \
+    || { cat "$log" >&2; die "mvn could not resolve the broker (output above, also in $log)"; }
   rm -rf "$LIBS" && mv "$LIBS.tmp" "$LIBS"
   echo "$want" > "$stamp"
 }
@@ -65,6 +67,10 @@ running_pid() {
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "kafka.Kafka $PROPS" || return 1
   echo "$pid"
 }
+
+# host:port the running broker was started with (its server.properties), which may differ
+# from this call's KAFKA_PORT.
+running_bootstrap() { sed -n 's|^advertised.listeners=PLAINTEXT://||p' "$PROPS" 2>/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
@@ -129,7 +135,10 @@ java_cmd() {
 
 start() {
   if pid=$(running_pid); then
-    say "already running (pid $pid) on $HOST:$PORT"
+    local running
+    running=$(running_bootstrap)
+    say "already running (pid $pid) on $running"
+    [ "$running" = "$HOST:$PORT" ] || die "it was started on $running, not $HOST:$PORT (stop it first, or use another KAFKA_DATA_DIR)"
     return 0
   fi
   fetch
@@ -147,9 +156,15 @@ start() {
   fi
   : > "$LOG_DIR/server.log"
   # setsid: the broker outlives this script and is not hit by a Ctrl-C meant for the caller.
-  setsid "${JAVA[@]}" kafka.Kafka "$PROPS" > "$LOG_DIR/kafka.out" 2>&1 < /dev/null &
-  local pid=$!
-  echo "$pid" > "$PID_FILE"
+  # The pid is written from inside, so it is the JVM's whether or not setsid forked.
+  rm -f "$PID_FILE"
+  setsid bash -c 'echo $$ > "$0"; exec "$@"' "$PID_FILE" "${JAVA[@]}" kafka.Kafka "$PROPS" \
+    > "$LOG_DIR/kafka.out" 2>&1 < /dev/null &
+  local pid="" waited=0
+  while [ -z "$pid" ] && [ $waited -lt 50 ]; do
+    pid=$(cat "$PID_FILE" 2>/dev/null || true); [ -n "$pid" ] || { sleep 0.1; waited=$((waited + 1)); }
+  done
+  [ -n "$pid" ] || die "the broker process did not start (see $LOG_DIR/kafka.out)"
   local deadline=$((SECONDS + START_TIMEOUT))
   until grep -q "Kafka Server started" "$LOG_DIR/server.log" 2>/dev/null && port_open "$PORT"; do
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -211,7 +226,7 @@ stop() {
 
 status() {
   if pid=$(running_pid); then
-    echo "running (pid $pid) bootstrap $HOST:$PORT"
+    echo "running (pid $pid) bootstrap $(running_bootstrap)"
   else
     echo "not running"
     return 1

@@ -127,7 +127,7 @@ launch() {  # name, then the spark-class arguments
   echo "== $(date -u +%FT%TZ) starting $name" >> "$log"
   # setsid: the daemons leave the caller's process group, so a Ctrl-C there does not kill them;
   # spark-class execs java, so $! is the JVM's pid.
-  setsid "$SPARK_HOME/bin/spark-class" "$@" >> "$log" 2>&1 < /dev/null &
+  setsid "$SPARK_HOME/bin/spark-class" "$@" >> "$log" 2>&1 < /dev/null 9>&- &
   echo $! > "$(pid_file "$name")"
 }
 
@@ -243,9 +243,16 @@ status() {
   return 1
 }
 
+# One start or stop at a time per state folder (the demo and a test may race on the defaults).
+lock() {
+  mkdir -p "$STATE"
+  exec 9> "$STATE/.lock"
+  flock -w 300 9 || die "another local-cluster.sh holds $STATE/.lock"
+}
+
 case ${1:-} in
-  start) start ;;
-  stop) stop_all ;;
+  start) lock; start ;;
+  stop) lock; stop_all ;;
   status) status ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -7,6 +7,7 @@ Reading goes through Spark's kafka-0-10 direct stream (JVM) and our bridge class
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,22 @@ def make_producer(cfg: Config, **overrides: Any) -> "KafkaProducer":
     return KafkaProducer(**settings)
 
 
+_producers: dict[tuple, "KafkaProducer"] = {}
+_producers_lock = threading.Lock()
+
+
+def shared_producer(cfg: Config) -> "KafkaProducer":
+    """One producer per process and connection settings. Executors' Python workers live across
+    batches; a producer per batch would leak its network thread and sockets each time."""
+    key = (cfg.bootstrap_servers, cfg.security_protocol, cfg.sasl_mechanism, cfg.sasl_username,
+           cfg.sasl_password, cfg.ssl_cafile, cfg.max_message_bytes)
+    with _producers_lock:
+        producer = _producers.get(key)
+        if producer is None or getattr(producer, "_closed", False):
+            producer = _producers[key] = make_producer(cfg)
+        return producer
+
+
 def _admin(cfg: Config) -> "KafkaAdminClient":
     from kafka import KafkaAdminClient
 
@@ -308,14 +325,16 @@ class DeadLetterError(RuntimeError):
 class KafkaDeadLetterSink:
     """Sends rejected messages, value unchanged, to cfg.dead_letter_topic with headers `reason`,
     `source.topic`, `source.partition`, `source.offset` and `detail`. `flush()` raises if any
-    send failed. A value too large for the dead-letter topic is sent as null with a
-    `value.omitted` header holding its size: it must not stall the job."""
+    send failed. A value over cfg.max_message_bytes is replaced by b"" plus a `value.omitted`
+    header holding its size: it could never be sent, and must not stall the job.
+
+    Cheap to create (one per partition and batch is fine): the producer is made on the first
+    `add` and shared by the process (see `shared_producer`)."""
 
     def __init__(self, cfg: Config, producer: Optional["KafkaProducer"] = None, topic: Optional[str] = None):
         self.topic = topic or cfg.dead_letter_topic
-        self._max_value = cfg.max_message_bytes
-        self._owns_producer = producer is None
-        self._producer = producer if producer is not None else make_producer(cfg)
+        self._cfg = cfg
+        self._producer = producer
         self._pending: list[Any] = []
 
     def add(self, record: SourceRecord, reason: Reason | str, detail: str = "") -> None:
@@ -328,14 +347,20 @@ class KafkaDeadLetterSink:
             ("detail", detail.encode("utf-8", "replace")),
         ]
         value = record.value
-        if value is not None and len(value) > self._max_value:
+        if value is not None and len(value) > self._cfg.max_message_bytes:
             headers.append(("value.omitted", str(len(value)).encode()))
-            value = None
+            value = b""
+        if value is None and record.key is None:
+            value = b""  # Kafka clients refuse a record with neither key nor value
+        if self._producer is None:
+            self._producer = shared_producer(self._cfg)
         self._pending.append(self._producer.send(self.topic, value=value, key=record.key, headers=headers))
 
     def flush(self, timeout_s: float = 60.0) -> int:
         """Waits for every send; returns how many were acknowledged."""
         pending, self._pending = self._pending, []
+        if not pending:
+            return 0
         self._producer.flush(timeout=timeout_s)
         errors = []
         for future in pending:
@@ -348,14 +373,12 @@ class KafkaDeadLetterSink:
         return len(pending)
 
     def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            if self._owns_producer:
-                self._producer.close()
+        """Flushes; the shared producer stays open for the next batch."""
+        self.flush()
 
     def __enter__(self) -> "KafkaDeadLetterSink":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()

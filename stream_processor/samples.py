@@ -115,15 +115,15 @@ def _face_patch(rng: np.random.Generator) -> _Patch:
     tone = np.array([rng.uniform(0.55, 0.85), rng.uniform(0.7, 0.92), 1.0])
     patch = np.clip(gray[..., None].astype(np.float32) * tone, 0, 255).astype(np.uint8)
     # Extend the edges so that the feathered border falls mostly outside the face.
-    patch = cv2.copyMakeBorder(patch, 4, 4, 4, 4, cv2.BORDER_REPLICATE)
+    patch = cv2.copyMakeBorder(patch, 4, 4, 4, 4, cv2.BORDER_REFLECT101)
     return _Patch(patch, Box(4, 4, 25, 25))
 
 
-def _feather_mask(h: int, w: int, feather: float) -> np.ndarray:
-    """Alpha in [0, 1]: 1 inside, a smooth ramp over `feather` x size at the edges."""
-    ramp_y = np.clip(np.minimum(np.arange(h) + 0.5, h - np.arange(h) - 0.5) / max(feather * h, 1.0), 0, 1)
-    ramp_x = np.clip(np.minimum(np.arange(w) + 0.5, w - np.arange(w) - 0.5) / max(feather * w, 1.0), 0, 1)
-    alpha = np.outer(ramp_y, ramp_x)
+def _feather_mask(h: int, w: int, inner: float) -> np.ndarray:
+    """Alpha of an oval head: 1 inside `inner` x the inscribed ellipse, a smooth ramp to 0 at it."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    d = np.hypot((xx + 0.5 - w / 2) / (w / 2), (yy + 0.5 - h / 2) / (h / 2))
+    alpha = np.clip((1.0 - d) / (1.0 - inner), 0.0, 1.0)
     return alpha * alpha * (3 - 2 * alpha)  # smoothstep
 
 
@@ -153,7 +153,7 @@ def _scaled(patch: _Patch, face_side: int, rng: np.random.Generator) -> _Patch:
 
 def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int, rng: np.random.Generator) -> None:
     h, w = patch.shape[:2]
-    alpha = _feather_mask(h, w, rng.uniform(0.08, 0.18))[..., None]
+    alpha = _feather_mask(h, w, rng.uniform(0.7, 0.85))[..., None]
     region = canvas[y:y + h, x:x + w].astype(np.float32)
     canvas[y:y + h, x:x + w] = (alpha * patch + (1 - alpha) * region + 0.5).astype(np.uint8)
 

@@ -31,3 +31,12 @@ def spark():
     session.sparkContext.setLogLevel("WARN")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker():
+    """A real single-node Kafka broker on free ports (tests/support/broker.py); `.bootstrap`."""
+    from tests.support.broker import LocalBroker
+
+    with LocalBroker() as broker:
+        yield broker

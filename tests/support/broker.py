@@ -1,0 +1,83 @@
+"""A throwaway local Kafka broker for tests: free ports, a temporary data folder, always stopped.
+
+Drives scripts/kafka-broker.sh, so the tests exercise the same start/stop path as `make demo`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "kafka-broker.sh"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalBroker:
+    """`with LocalBroker() as broker: broker.bootstrap` -> "127.0.0.1:PORT"."""
+
+    def __init__(self, partitions: int = 2, keep_dir: bool = False):
+        self.port = free_port()
+        self.controller_port = free_port()
+        while self.controller_port == self.port:
+            self.controller_port = free_port()
+        self.partitions = partitions
+        self.keep_dir = keep_dir
+        self.dir: Optional[Path] = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        assert self.dir is not None
+        return {**os.environ,
+                "KAFKA_PORT": str(self.port),
+                "KAFKA_CONTROLLER_PORT": str(self.controller_port),
+                "KAFKA_DATA_DIR": str(self.dir / "data"),
+                "KAFKA_LOG_DIR": str(self.dir / "logs"),
+                "KAFKA_NUM_PARTITIONS": str(self.partitions)}
+
+    def _run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(SCRIPT), command], env=self._env(), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def start(self) -> "LocalBroker":
+        self.dir = Path(tempfile.mkdtemp(prefix="kafka-test-"))
+        result = self._run("start", timeout=180)
+        if result.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"the local Kafka broker did not start:\n{result.stdout}{result.stderr}")
+        return self
+
+    def stop(self) -> None:
+        if self.dir is None:
+            return
+        try:
+            self._run("stop", timeout=60)
+        finally:
+            if not self.keep_dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def log_tail(self, lines: int = 50) -> str:
+        if self.dir is None:
+            return ""
+        log = self.dir / "logs" / "server.log"
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+    def __enter__(self) -> "LocalBroker":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

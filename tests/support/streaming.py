@@ -1,0 +1,105 @@
+"""Helpers for tests that run the Kafka direct stream on the session's SparkContext."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from stream_processor import kafka_io
+from stream_processor.config import Config
+
+
+@dataclass
+class Batch:
+    ranges: list[kafka_io.OffsetRange]
+    records: list[Any]
+    rows: Optional[list[tuple]] = None  # source_dataframe(...) rows, when asked for
+
+
+@dataclass
+class StreamRun:
+    """`with StreamRun(spark, cfg) as run: run.wait_for(...)`: a StreamingContext with one
+    Kafka stream whose batches are recorded in the driver (no checkpointing: the foreachRDD
+    function captures this object). Stops the StreamingContext, never the SparkContext."""
+
+    spark: Any
+    cfg: Config
+    commit: bool = False
+    batch_s: float = 0.5
+    dataframe: bool = False
+    collect: Callable[[Any], list[Any]] = lambda rdd: rdd.collect()
+    batches: list[Batch] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __enter__(self) -> "StreamRun":
+        from pyspark.streaming import StreamingContext
+
+        self.ssc = StreamingContext(self.spark.sparkContext, self.batch_s)
+        stream = kafka_io.create_direct_stream(self.ssc, self.cfg)
+        self.stream_id = stream.stream_id
+
+        def on_batch(rdd: Any) -> None:
+            try:
+                records = self.collect(rdd)
+                ranges = kafka_io.offset_ranges(rdd)
+                rows = None
+                if self.dataframe:
+                    rows = [tuple(r) for r in kafka_io.source_dataframe(self.spark, rdd).collect()]
+                if self.commit:
+                    kafka_io.commit_offsets(self.stream_id, rdd)
+                self.batches.append(Batch(ranges, records, rows))
+            except Exception:  # noqa: BLE001 - reported by wait_for, in the test's thread
+                self.errors.append(traceback.format_exc())
+
+        stream.dstream.foreachRDD(on_batch)
+        self.ssc.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ssc.stop(stopSparkContext=False, stopGraceFully=False)
+
+    @property
+    def records(self) -> list[Any]:
+        return [r for b in list(self.batches) for r in b.records]
+
+    def wait_for(self, done: Callable[[], bool], timeout_s: float = 60, what: str = "the stream") -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.errors:
+                raise AssertionError("a batch failed:\n" + self.errors[0])
+            if done():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; "
+                                     f"{len(self.batches)} batches, {len(self.records)} records so far")
+            time.sleep(0.1)
+
+    def wait_for_records(self, count: int, timeout_s: float = 60) -> None:
+        self.wait_for(lambda: len(self.records) >= count, timeout_s, f"{count} records")
+
+
+def produce(cfg: Config, topic: str, messages: Sequence[tuple[Optional[int], Optional[bytes], Optional[bytes]]]) -> list[Any]:
+    """Sends (partition, key, value) messages and returns their RecordMetadata, in order."""
+    producer = kafka_io.make_producer(cfg)
+    try:
+        futures = [producer.send(topic, value=value, key=key, partition=partition)
+                   for partition, key, value in messages]
+        producer.flush(timeout=60)
+        return [f.get(timeout=60) for f in futures]
+    finally:
+        producer.close()
+
+
+def wait_for_commit(cfg: Config, expected: dict[tuple[str, int], int], timeout_s: float = 60) -> None:
+    """Waits until the group's committed offsets equal `expected` (commitAsync sends them with
+    the stream's next batch)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        committed = kafka_io.committed_offsets(cfg)
+        if all(committed.get(tp) == offset for tp, offset in expected.items()):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {cfg.group_id} committed {committed}, expected {expected}")
+        time.sleep(0.25)
