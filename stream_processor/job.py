@@ -8,7 +8,9 @@ anything after it), so a restart resumes from the last good batch.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -80,6 +82,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
             _state.failure = exc
             _state.stop.set()
             return
+        _state.last_record = time.monotonic()  # idle time counts from the end of the last data batch
         log.info(summary.line(lag=total_lag(cfg)))
     kafka_io.commit_offsets(stream_id, rdd)
 
@@ -87,7 +90,8 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
 def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
     ssc = StreamingContext(spark.sparkContext, cfg.batch_interval_s)
     stream = kafka_io.create_direct_stream(ssc, cfg)
-    stream.dstream.foreachRDD(partial(handle_batch, cfg, stream.stream_id))
+    stream_id = stream.stream_id  # foreachRDD wants a plain function (it reads its arity)
+    stream.dstream.foreachRDD(lambda batch_time, rdd: handle_batch(cfg, stream_id, batch_time, rdd))
     if cfg.checkpoint_dir:
         ssc.checkpoint(cfg.checkpoint_dir)
     return ssc
@@ -95,16 +99,12 @@ def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
 
 def _session(cfg: Config) -> SparkSession:
     """Under spark-submit the master and jars come from it; run directly, this is local[*]."""
-    builder = SparkSession.builder.appName("stream-processor")
+    builder = SparkSession.builder.appName("stream-processor").config("spark.ui.showConsoleProgress", "false")
     for key, value in kafka_io.spark_conf_settings(cfg).items():
         builder = builder.config(key, value)
-    from pyspark import SparkContext
-
-    if SparkContext._active_spark_context is None:
-        from pyspark.conf import SparkConf
-
-        if not SparkConf().contains("spark.master"):
-            builder = builder.master("local[*]").config("spark.jars", ",".join(kafka_io.jar_paths()))
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not launched by spark-submit
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv's OpenCV
+        builder = builder.master("local[*]").config("spark.jars", ",".join(kafka_io.jar_paths()))
     return builder.getOrCreate()
 
 
