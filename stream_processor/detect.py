@@ -30,6 +30,7 @@ class DetectorSettings:
     min_face_fraction: float
     scale_factor: float
     min_neighbors: int
+    cascade: str = CASCADE_FILE  # a file in cv2.data.haarcascades
 
     @staticmethod
     def of(cfg: Config) -> "DetectorSettings":
@@ -47,7 +48,7 @@ class FaceDetector:
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.settings = settings
-        self._cascade = _cascade()
+        self._cascade = _cascade(settings.cascade)
 
     def detect(self, image_bgr: np.ndarray) -> list[Box]:
         gray = _gray(image_bgr)
@@ -79,8 +80,8 @@ _DETECTORS: dict[DetectorSettings, FaceDetector] = {}
 _LOCK = threading.Lock()
 
 
-def _cascade() -> cv2.CascadeClassifier:
-    path = str(Path(cv2.data.haarcascades) / CASCADE_FILE)
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    path = str(Path(cv2.data.haarcascades) / name)
     with _LOCK:
         cascade = _CASCADES.get(path)
         if cascade is None:

@@ -44,12 +44,14 @@ class SampleFrame:
     image: np.ndarray  # BGR uint8, height x width x 3
     kind: str
     faces: tuple[Box, ...]  # ground truth, source-frame pixels
+    sources: tuple[str, ...] = ()  # where each face comes from: "astronaut" or "lfw:<index>"
 
 
 @dataclass(frozen=True)
 class _Patch:
     image: np.ndarray  # BGR uint8
     face: Box  # the face inside the patch
+    source: str = ""
 
 
 # ---- the real images (loaded once per process) ------------------------------------------------
@@ -100,7 +102,7 @@ def _background(name: str) -> np.ndarray:
 
 def astronaut() -> SampleFrame:
     """astronaut.png itself, 512x512, one face."""
-    return SampleFrame(_astronaut().copy(), "one", (ASTRONAUT_FACE,))
+    return SampleFrame(_astronaut().copy(), "one", (ASTRONAUT_FACE,), ("astronaut",))
 
 
 # ---- building a frame -------------------------------------------------------------------------
@@ -109,14 +111,15 @@ def _face_patch(rng: np.random.Generator) -> _Patch:
     if rng.random() < _ASTRONAUT_PROB:
         x, y, w, h = _ASTRONAUT_HEAD
         f = ASTRONAUT_FACE
-        return _Patch(_astronaut()[y:y + h, x:x + w], Box(f.x - x, f.y - y, f.w, f.h))
-    gray = lfw_faces()[int(rng.integers(100))]
+        return _Patch(_astronaut()[y:y + h, x:x + w], Box(f.x - x, f.y - y, f.w, f.h), "astronaut")
+    index = int(rng.integers(100))
+    gray = lfw_faces()[index]
     # The LFW crops are grey and tight (brow to chin): tint them to a random skin tone.
     tone = np.array([rng.uniform(0.55, 0.85), rng.uniform(0.7, 0.92), 1.0])
     patch = np.clip(gray[..., None].astype(np.float32) * tone, 0, 255).astype(np.uint8)
     # Extend the edges so that the feathered border falls mostly outside the face.
     patch = cv2.copyMakeBorder(patch, 4, 4, 4, 4, cv2.BORDER_REFLECT101)
-    return _Patch(patch, Box(4, 4, 25, 25))
+    return _Patch(patch, Box(4, 4, 25, 25), f"lfw:{index}")
 
 
 def _feather_mask(h: int, w: int, inner: float) -> np.ndarray:
@@ -148,7 +151,7 @@ def _scaled(patch: _Patch, face_side: int, rng: np.random.Generator) -> _Patch:
     centre = (face.x + face.w / 2, face.y + face.h / 2)
     m = cv2.getRotationMatrix2D(centre, angle, 1.0)
     image = cv2.warpAffine(np.ascontiguousarray(image), m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return _Patch(_jitter(image, rng), face)
+    return _Patch(_jitter(image, rng), face, patch.source)
 
 
 def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int, rng: np.random.Generator) -> None:
@@ -207,6 +210,7 @@ def make_frame(kind: str, seed: int, width: int = 640, height: int = 480) -> Sam
     canvas = _background_frame(rng, width, height)
     taken: list[tuple[int, int, int, int]] = []
     faces: list[Box] = []
+    sources: list[str] = []
     for _ in range({"one": 1, "two": 2, "none": 0}[kind]):
         base = _face_patch(rng)
         side = int(rng.integers(FACE_MIN, FACE_MAX + 1))
@@ -223,6 +227,7 @@ def make_frame(kind: str, seed: int, width: int = 640, height: int = 480) -> Sam
         _paste(canvas, patch.image, x, y, rng)
         taken.append((x, y, pw, ph))
         faces.append(Box(x + patch.face.x, y + patch.face.y, patch.face.w, patch.face.h))
+        sources.append(patch.source)
     if kind == "none":
         for _ in range(int(rng.integers(0, 3))):
             gray = lfw_non_faces()[int(rng.integers(100))]
@@ -235,7 +240,7 @@ def make_frame(kind: str, seed: int, width: int = 640, height: int = 480) -> Sam
     sigma = rng.uniform(0.0, 5.0)  # sensor noise over the whole frame
     noisy = canvas.astype(np.float32) + rng.normal(0.0, sigma, canvas.shape).astype(np.float32)
     image = np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
-    return SampleFrame(image, kind, tuple(faces))
+    return SampleFrame(image, kind, tuple(faces), tuple(sources))
 
 
 def mixed_frames(n: int, seed: int, one: float = 0.7, two: float = 0.15, none: float = 0.15) -> Iterator[SampleFrame]:

@@ -1,0 +1,113 @@
+"""The product as users meet it: a real broker, a master with two workers, the job submitted with
+spark-submit.sh, frames of three users (one-face, two-face, no-face) and invalid messages; the job
+stops by itself once idle. Crops, manifest, dead-letter topic, and work on both workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from stream_processor import kafka_io
+from stream_processor.config import Config
+from stream_processor.produce import send_all, Outgoing
+from stream_processor.report import manifest_rows
+from stream_processor.samples import encode, make_frame, message
+from tests.cluster.test_local_cluster import SCRIPT, free_ports, get_json, kill_leftovers
+
+pytestmark = pytest.mark.cluster
+ROOT = Path(__file__).resolve().parents[2]
+USERS = ("ada", "grace", "linus")
+INVALID = [b"definitely not json", json.dumps({"username": "../../etc", "imageData": "AAAA"}).encode(),
+           json.dumps({"username": "ada", "imageData": "%%%"}).encode()]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("job-cluster")
+    master, master_ui, ui1, _ui2, app_ui = free_ports(5)
+    env = {**os.environ, "SPARK_LOCAL_STATE": str(tmp / "spark"), "SPARK_MASTER_PORT": str(master),
+           "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
+           "SPARK_CLUSTER_START_TIMEOUT": "120"}
+    try:
+        started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=180)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {"env": env, "master": f"spark://127.0.0.1:{master}", "app_ui": app_ui, "tmp": tmp}
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
+        kill_leftovers(tmp)
+
+
+def watch_executors(port: int, seen: dict, stop: threading.Event) -> None:
+    """Polls the application's REST API: executor id -> (host:port, tasks run) while it lives."""
+    while not stop.is_set():
+        try:
+            for app in get_json(f"http://127.0.0.1:{port}/api/v1/applications"):
+                for ex in get_json(f"http://127.0.0.1:{port}/api/v1/applications/{app['id']}/executors"):
+                    if ex["id"] != "driver":
+                        seen[ex["id"]] = (ex["hostPort"], ex["totalTasks"])
+        except (OSError, ValueError):  # not up yet, or already gone
+            pass
+        stop.wait(0.5)
+
+
+def test_job_on_two_workers(cluster, kafka_broker, tmp_path):
+    cfg = Config(bootstrap_servers=kafka_broker.bootstrap, topic="cluster-frames", group_id="cluster-test")
+    kinds = ["one", "one", "one", "two", "none"]
+    frames = [make_frame(kinds[i % 5], 4100 + i) for i in range(15)]
+    messages = [message(USERS[i % 3], encode(f.image, "jpeg" if i % 2 else "png")) for i, f in enumerate(frames)]
+    sent = send_all([Outgoing(v, str(i)) for i, v in enumerate(messages + INVALID)], cfg, rate=0, partitions=2,
+                    quiet=True)
+    assert sent == 18
+
+    out = tmp_path / "out"
+    seen, stop = {}, threading.Event()
+    watcher = threading.Thread(target=watch_executors, args=(cluster["app_ui"], seen, stop), daemon=True)
+    watcher.start()
+    try:
+        job = subprocess.run(
+            [str(ROOT / "spark-submit.sh"), "--master", cluster["master"], "--conf", f"spark.ui.port={cluster['app_ui']}",
+             "--", "--bootstrap-servers", cfg.bootstrap_servers, "--topic", cfg.topic, "--group-id", cfg.group_id,
+             "--starting-offsets", "earliest", "--output-dir", str(out), "--batch-interval-s", "2",
+             "--exit-when-idle", "6"],
+            env=cluster["env"], capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
+    finally:
+        stop.set()
+        watcher.join(5)
+    log = job.stdout + job.stderr
+    assert job.returncode == 0, log[-5000:]
+    assert "inputs=" in log
+
+    rows = manifest_rows(out)
+    assert len(rows) == 18  # one row per message
+    assert {(r["topic"], r["partition"]) for r in rows} <= {(cfg.topic, 0), (cfg.topic, 1)}
+    accepted = [r for r in rows if r["status"] == "accepted"]
+    assert {r["username"] for r in accepted} == set(USERS)  # crops for every user
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*.png")}
+    assert on_disk == {r["path"] for r in accepted}
+    reasons = [r["reason"] for r in rows if r["status"] == "rejected"]
+    assert sorted(r for r in reasons if r not in ("no_face", "multiple_faces")) == \
+        ["invalid_base64", "invalid_json", "invalid_username"]
+    assert reasons.count("no_face") >= 3 and reasons.count("multiple_faces") >= 2
+
+    consumer = KafkaConsumer(cfg.dead_letter_topic, bootstrap_servers=cfg.bootstrap_servers,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000,
+                             max_partition_fetch_bytes=16 * 1024 * 1024)
+    dead = {}
+    for record in consumer:
+        headers = {k: v.decode() for k, v in record.headers}
+        dead[(headers["source.topic"], int(headers["source.partition"]), int(headers["source.offset"]))] = \
+            (headers["reason"], record.value)
+    consumer.close()
+    assert sorted(reason for reason, _ in dead.values()) == ["invalid_base64", "invalid_json", "invalid_username"]
+    assert sorted(value for _, value in dead.values()) == sorted(INVALID)
+
+    assert len(seen) == 2, seen  # one executor per worker, both ran tasks
+    assert len({host for host, _ in seen.values()}) == 2 and all(tasks > 0 for _, tasks in seen.values())
+    assert kafka_io.consumer_lag(cfg)[0].lag == 0
