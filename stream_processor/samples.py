@@ -32,6 +32,8 @@ ASTRONAUT_FACE = Box(180, 67, 92, 110)
 # The patch pasted into frames: her head with hair, and where the face lies inside it.
 _ASTRONAUT_HEAD = (150, 15, 150, 175)  # x, y, w, h in astronaut.png
 _ASTRONAUT_PROB = 0.15  # share of pasted faces that are the astronaut (the rest: LFW)
+# LFW crops that are no upright frontal face centred in its crop, which the oval paste assumes.
+_LFW_EXCLUDED = {4: "face off-centre, cut by the crop's edge", 30: "three-quarter view, tilted"}
 
 _BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "moon", "page", "text",
@@ -85,6 +87,10 @@ def lfw_faces() -> np.ndarray:
     return _lfw()[:100]
 
 
+def _lfw_usable() -> tuple[int, ...]:
+    return tuple(i for i in range(100) if i not in _LFW_EXCLUDED)
+
+
 def lfw_non_faces() -> np.ndarray:
     """The 100 LFW non-face patches, 25x25 gray uint8."""
     return _lfw()[100:]
@@ -112,7 +118,7 @@ def _face_patch(rng: np.random.Generator) -> _Patch:
         x, y, w, h = _ASTRONAUT_HEAD
         f = ASTRONAUT_FACE
         return _Patch(_astronaut()[y:y + h, x:x + w], Box(f.x - x, f.y - y, f.w, f.h), "astronaut")
-    index = int(rng.integers(100))
+    index = _lfw_usable()[int(rng.integers(len(_lfw_usable())))]
     gray = lfw_faces()[index]
     # The LFW crops are grey and tight (brow to chin): tint them to a random skin tone.
     tone = np.array([rng.uniform(0.55, 0.85), rng.uniform(0.7, 0.92), 1.0])

@@ -1,0 +1,804 @@
+"""Throughput benchmark: the physical limit, the original design (seed) and the product (pipeline),
+on the same frames, for PNG and JPEG, for each core count asked for.
+
+    .venv/bin/python -m benchmarks.bench [--cores 2] [--frames 600] [--formats png jpeg] ...
+    make bench BENCH_ARGS="--cores 1 2"
+
+- limit:    stream_processor.core (analyze, then UserWriter into a temporary folder) in a tight
+            loop in N plain processes: no Kafka, no Spark. Frames/s after warm-up.
+- seed:     the original design re-created on the same PySpark: every frame collected to the
+            driver (DataFrame.collect()) and handled there one by one: Haar cascade loaded per
+            frame, PIL decode, full-frame detection (scaleFactor=1.3, minNeighbors=3,
+            minSize=(3, 3)), the whole frame written with cv2.imwrite when exactly one face.
+- pipeline: the product end to end: a Kafka broker and a standalone master with workers of N
+            cores in all (started here on free ports, temporary state), a backlog of frames
+            produced to the topic, the job submitted with spark-submit.sh; steady-state frames/s
+            from the job's per-batch summary lines (first batch excluded), then end-to-end
+            latency (Kafka record timestamp -> crop file mtime) while producing at --load x that
+            rate.
+
+Prints a table and writes benchmarks/results/latest.json. Everything it starts is stopped at the
+end, on failure and on Ctrl-C. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import pickle
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = ROOT / ".local" / "bench"
+FORMATS = ("png", "jpeg")
+FRAME_KINDS = (0.7, 0.15, 0.15)  # one face, two faces, none: samples.mixed_frames weights
+NO_CAP = 1_000_000_000  # every one-face frame is written: the cap would turn writes into rejections
+TOPIC_LABEL = "bench"
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# ---- the machine ------------------------------------------------------------------------------
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem_gib = None
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split("MemTotal:")[1].split()[0])
+        mem_gib = round(kb / 1024 / 1024, 1)
+    return {"nproc": os.cpu_count(), "cpu_model": model, "mem_gib": mem_gib, "platform": platform.platform(),
+            "python": platform.python_version(), "load_avg": list(os.getloadavg())}
+
+
+# ---- the frames -------------------------------------------------------------------------------
+
+def encoded_frames(n: int, seed: int) -> dict[str, list[bytes]]:
+    """n frames from samples.mixed_frames(n, seed, 0.7, 0.15, 0.15) as PNG and JPEG files;
+    cached in .local/bench/ (they take ~60 ms each to build)."""
+    path = CACHE / f"frames-{n}-{seed}-v1.pkl"
+    if path.exists():
+        with open(path, "rb") as f:
+            return pickle.load(f)
+    from stream_processor.samples import encode, mixed_frames
+
+    say(f"building {n} frames (seed {seed}) from scikit-image's faces; cached in {path.relative_to(ROOT)}")
+    out: dict[str, list[bytes]] = {"png": [], "jpeg": [], "kind": []}
+    for frame in mixed_frames(n, seed, *FRAME_KINDS):
+        out["png"].append(encode(frame.image, "png"))
+        out["jpeg"].append(encode(frame.image, "jpeg", 90))
+        out["kind"].append(frame.kind)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(out, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return out
+
+
+def username(i: int, users: int) -> str:
+    return f"user{i % users:02d}"
+
+
+def messages(images: list[bytes], users: int) -> list[bytes]:
+    """Kafka values in the video service's format; frame i belongs to user i % users."""
+    from stream_processor.samples import message
+
+    return [message(username(i, users), image) for i, image in enumerate(images)]
+
+
+# ---- limit: the core in N plain processes -------------------------------------------------------
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
+    """What an executor does with a batch, minus Spark: analyze every frame, then write in
+    user/source order (as after the shuffle by user), a fresh writer per chunk."""
+    from stream_processor.core import UserWriter, analyze
+    from stream_processor.records import ACCEPTED, SourceRecord
+
+    accepted = 0
+    for chunk in _chunks(items, 32):
+        analyses = [analyze(SourceRecord(TOPIC_LABEL, 0, i, None, None, v), cfg) for i, v in chunk]
+        writer = UserWriter(out_dir, cfg.max_images_per_user)
+        for a in sorted(analyses, key=lambda a: a.order_key):
+            accepted += writer.finish(a).status == ACCEPTED
+    return accepted
+
+
+def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup: int,
+                  barrier: Any, results: Any) -> None:
+    from stream_processor.detect import detector_for
+
+    with open(msgs_path, "rb") as f:
+        msgs = pickle.load(f)
+    mine = [(i, v) for i, v in enumerate(msgs) if i % n == k]
+    detector_for(cfg)  # loads the cascade; OpenCV gets one thread, as on an executor
+    _core_loop(mine[:warmup], cfg, os.path.join(out_dir, f"_warmup{k}"))
+    barrier.wait()
+    started = time.perf_counter()
+    accepted = _core_loop(mine, cfg, out_dir)
+    results.put((k, len(mine), accepted, time.perf_counter() - started))
+
+
+def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path, warmup: int) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = tmp / f"limit-{procs}-{time.monotonic_ns()}"
+    out.mkdir(parents=True)
+    barrier, results = ctx.Barrier(procs), ctx.Queue()
+    workers = [ctx.Process(target=_limit_worker, args=(k, procs, str(msgs_path), cfg, str(out), warmup, barrier, results),
+                           daemon=True) for k in range(procs)]
+    try:
+        for w in workers:
+            w.start()
+        got = [results.get(timeout=max(600, frames * 2)) for _ in workers]
+        for w in workers:
+            w.join(30)
+    finally:
+        for w in workers:
+            if w.is_alive():
+                w.terminate()
+        shutil.rmtree(out, ignore_errors=True)
+    done = sum(g[1] for g in got)
+    wall = max(g[3] for g in got)
+    return {"limit_fps": done / wall, "limit_frames": done, "limit_accepted": sum(g[2] for g in got),
+            "limit_seconds": wall}
+
+
+def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: Any) -> None:
+    """ms per frame by stage, one process, one OpenCV thread (the limit's per-core view)."""
+    from stream_processor.crop import crop_face, encode_png
+    from stream_processor.detect import detector_for
+    from stream_processor.imaging import decode_image
+    from stream_processor.parse import parse_message
+    from stream_processor.storage import UserFolder, crop_name
+
+    with open(msgs_path, "rb") as f:
+        msgs = pickle.load(f)[:count]
+    detector = detector_for(cfg)
+    t = {"parse": 0.0, "decode": 0.0, "detect": 0.0, "crop_write": 0.0}
+    folders: dict[str, UserFolder] = {}
+    for rnd in range(2):  # the first round warms up
+        for k in t:
+            t[k] = 0.0
+        for i, value in enumerate(msgs):
+            t0 = time.perf_counter()
+            frame = parse_message(value, cfg.max_message_bytes)
+            t1 = time.perf_counter()
+            image = decode_image(frame.image, cfg.max_image_pixels)
+            t2 = time.perf_counter()
+            boxes = detector.detect(image)
+            t3 = time.perf_counter()
+            if len(boxes) == 1:
+                crop = encode_png(crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size))
+                folder = folders.get(frame.username)
+                if folder is None:
+                    folder = folders[frame.username] = UserFolder(out_dir, frame.username, cfg.max_images_per_user)
+                folder.write(crop_name(TOPIC_LABEL, rnd, i), crop)
+            t4 = time.perf_counter()
+            t["parse"] += t1 - t0
+            t["decode"] += t2 - t1
+            t["detect"] += t3 - t2
+            t["crop_write"] += t4 - t3
+    ms = {k: 1e3 * v / len(msgs) for k, v in t.items()}
+    ms["total"] = sum(ms.values())
+    results.put(ms)
+
+
+def measure_stages(msgs_path: Path, cfg: Any, tmp: Path, count: int) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    out = tmp / f"stages-{time.monotonic_ns()}"
+    out.mkdir(parents=True)
+    results = ctx.Queue()
+    w = ctx.Process(target=_stage_worker, args=(str(msgs_path), cfg, str(out), count, results), daemon=True)
+    try:
+        w.start()
+        ms = results.get(timeout=600)
+        w.join(30)
+    finally:
+        if w.is_alive():
+            w.terminate()
+        shutil.rmtree(out, ignore_errors=True)
+    return ms
+
+
+# ---- seed: the original design ------------------------------------------------------------------
+
+SEED_CODE = r'''
+import base64, io, json, os, sys, time, uuid
+import cv2, numpy as np
+from PIL import Image
+from pyspark.sql import SparkSession
+
+args = json.loads(sys.argv[1])
+cores = args["cores"]
+if cores <= (os.cpu_count() or 1):  # N cores of this machine: the driver and OpenCV too
+    os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:cores]))
+spark = (SparkSession.builder.master(f"local[{cores}]").appName("bench-seed")
+         .config("spark.driver.memory", "2g").config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+CASCADE = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
+out = args["out"]
+
+def process(row):
+    """One frame, as the original driver loop did it."""
+    cascade = cv2.CascadeClassifier(CASCADE)  # loaded again for every image
+    image = Image.open(io.BytesIO(base64.b64decode(row["imageData"])))
+    frame = cv2.cvtColor(np.array(image.convert("RGB")), cv2.COLOR_RGB2BGR)
+    gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    faces = cascade.detectMultiScale(gray, scaleFactor=1.3, minNeighbors=3, minSize=(3, 3))
+    if len(faces) == 1:
+        folder = os.path.join(out, row["username"])
+        os.makedirs(folder, exist_ok=True)
+        cv2.imwrite(os.path.join(folder, f"{uuid.uuid4().hex}.jpg"), frame)  # the whole frame
+        return 1
+    return 0
+
+def batch(path):
+    df = spark.read.schema("username string, imageData string, timestamp string").json(path)
+    rows = df.collect()  # every frame to the driver
+    return len(rows), sum(process(r) for r in rows)
+
+batch(args["warmup"])
+started = time.perf_counter()
+frames = written = 0
+for path in args["files"]:
+    n, w = batch(path)
+    frames += n
+    written += w
+elapsed = time.perf_counter() - started
+print("SEED_RESULT " + json.dumps({"frames": frames, "written": written, "seconds": elapsed}), flush=True)
+spark.stop()
+'''
+
+
+def measure_seed(msgs: list[bytes], cores: int, tmp: Path, frames: int, batch: int, py: str) -> dict[str, Any]:
+    work = tmp / f"seed-{cores}-{time.monotonic_ns()}"
+    (work / "in").mkdir(parents=True)
+    files = []
+    chosen = msgs[:frames]
+    for b, chunk in enumerate(_chunks(chosen, batch)):
+        path = work / "in" / f"batch{b:04d}.json"
+        path.write_bytes(b"\n".join(chunk) + b"\n")
+        files.append(str(path))
+    warm = work / "in" / "warmup.json"
+    warm.write_bytes(b"\n".join(msgs[-min(8, len(msgs)):]) + b"\n")
+    script = work / "seed.py"
+    script.write_text(SEED_CODE)
+    arg = json.dumps({"cores": cores, "files": files, "warmup": str(warm), "out": str(work / "out")})
+    env = {**os.environ, "PYSPARK_PYTHON": py, "PYSPARK_DRIVER_PYTHON": py}
+    proc = subprocess.Popen([py, str(script), arg], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, start_new_session=True, cwd=work)
+    try:
+        stdout, stderr = proc.communicate(timeout=max(900, frames * 5))
+    finally:
+        if proc.poll() is None:
+            _killpg(proc.pid)
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    found = [line for line in stdout.splitlines() if line.startswith("SEED_RESULT ")]
+    if proc.returncode != 0 or not found:
+        raise RuntimeError(f"the seed run failed (rc {proc.returncode}):\n{stderr[-3000:]}")
+    r = json.loads(found[-1].split(" ", 1)[1])
+    return {"seed_fps": r["frames"] / r["seconds"], "seed_frames": r["frames"], "seed_written": r["written"],
+            "seed_seconds": r["seconds"]}
+
+
+# ---- services for the pipeline ------------------------------------------------------------------
+
+def _killpg(pid: int, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def free_ports(n: int) -> list[int]:
+    """n free loopback ports, consecutive (worker web UIs take base, base + 1, ...)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + n > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return list(range(base, base + n))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+def _script(path: Path, command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run([str(path), command], env=env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+class Broker:
+    """scripts/kafka-broker.sh on free ports with a temporary data folder."""
+
+    def __init__(self, tmp: Path) -> None:
+        port, cport = free_ports(2)
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(cport),
+                    "KAFKA_DATA_DIR": str(tmp / "kafka" / "data"), "KAFKA_LOG_DIR": str(tmp / "kafka" / "logs"),
+                    "KAFKA_HEAP_OPTS": "-Xmx768m -Xms256m"}
+        self.script = ROOT / "scripts" / "kafka-broker.sh"
+
+    def start(self) -> "Broker":
+        say(f"starting a Kafka broker on {self.bootstrap}")
+        r = _script(self.script, "start", self.env, 240)
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"the broker did not start:\n{r.stdout}{r.stderr}")
+        return self
+
+    def stop(self) -> None:
+        _script(self.script, "stop", self.env, 90)
+
+
+class Cluster:
+    """scripts/local-cluster.sh: a master and workers with `cores` cores in all, free ports,
+    temporary SPARK_LOCAL_STATE."""
+
+    def __init__(self, tmp: Path, cores: int) -> None:
+        self.workers = 2 if cores >= 2 and cores % 2 == 0 else 1
+        self.cores = cores
+        master, master_ui, ui1, _ui2 = free_ports(4)
+        self.url = f"spark://127.0.0.1:{master}"
+        self.state = tmp / f"spark-{cores}"
+        self.env = {**os.environ, "SPARK_LOCAL_STATE": str(self.state), "SPARK_MASTER_PORT": str(master),
+                    "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
+                    "SPARK_WORKER_INSTANCES": str(self.workers),
+                    "SPARK_WORKER_CORES": str(cores // self.workers), "SPARK_CLUSTER_START_TIMEOUT": "180"}
+        self.script = ROOT / "scripts" / "local-cluster.sh"
+
+    def start(self) -> "Cluster":
+        say(f"starting a local cluster: {self.workers} worker(s) x {self.cores // self.workers} core(s) at {self.url}")
+        r = _script(self.script, "start", self.env, 300)
+        if r.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"the local cluster did not start:\n{r.stdout}{r.stderr}")
+        return self
+
+    def stop(self) -> None:
+        _script(self.script, "stop", self.env, 120)
+
+
+class JavaProducer:
+    """Kafka's Java producer driven through Py4J. kafka-python computes the v2 record batch
+    CRC32C in pure Python (~80 ms for a 700 kB PNG message) unless the optional `crc32c`
+    package is installed; that would make the benchmark's producer, not the job, the
+    bottleneck on a 2-core machine. The Java client costs ~1 ms per message."""
+
+    def __init__(self, bootstrap: str, max_bytes: int) -> None:
+        from py4j.java_gateway import GatewayParameters, JavaGateway, launch_gateway
+        import pyspark
+
+        jars = Path(pyspark.__file__).parent / "jars"
+        cp = [str(p) for p in sorted((ROOT / "jars").glob("kafka-clients-*.jar"))]
+        cp += [str(p) for p in sorted(jars.glob("slf4j-api-*.jar"))]
+        py4j_jar = next(iter(sorted(jars.glob("py4j-*.jar"))), None)
+        if not cp or py4j_jar is None:
+            raise RuntimeError("kafka-clients (jars/) or py4j's jar not found: run `make setup`")
+        port, self._proc = launch_gateway(jarpath=str(py4j_jar), classpath=os.pathsep.join(cp), die_on_exit=True,
+                                          javaopts=["-Xmx768m"], return_proc=True)
+        self.gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_convert=True))
+        jvm = self.gateway.jvm
+        props = jvm.java.util.Properties()
+        for k, v in {"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": "5",
+                     "max.request.size": str(max_bytes), "buffer.memory": str(256 << 20),
+                     "max.block.ms": "120000", "compression.type": "none"}.items():
+            props.setProperty(k, v)
+        ser = jvm.org.apache.kafka.common.serialization.ByteArraySerializer
+        self.jvm = jvm
+        self.producer = jvm.org.apache.kafka.clients.producer.KafkaProducer(props, ser(), ser())
+
+    def send(self, topic: str, value: bytes) -> Any:
+        return self.producer.send(self.jvm.org.apache.kafka.clients.producer.ProducerRecord(topic, value))
+
+    def flush(self) -> None:
+        self.producer.flush()
+
+    @staticmethod
+    def metadata(future: Any) -> tuple[int, int, int]:
+        md = future.get()
+        return md.partition(), md.offset(), md.timestamp()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.producer.close()
+        with contextlib.suppress(Exception):
+            self.gateway.shutdown()
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(10)
+
+
+_BATCH_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO stream_processor: batch (\S+ \S+): "
+                         r"inputs=(\d+) accepted=(\d+) .*seconds=([\d.]+)")
+
+
+@dataclass
+class BatchLine:
+    logged: float  # epoch seconds when the driver logged the summary (after the batch's work)
+    batch_time: str
+    inputs: int
+    accepted: int
+    seconds: float
+
+
+class Job:
+    """spark-submit.sh running the job; its output goes to a file that a thread parses."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.batches: list[BatchLine] = []
+        self._out = open(log, "wb")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._follow, daemon=True)
+        self._reader.start()
+
+    def _follow(self) -> None:
+        with open(self.log, "r", errors="replace") as f:
+            buf = ""
+            while True:
+                chunk = f.readline()
+                if not chunk:
+                    if self._stop.is_set():
+                        return
+                    time.sleep(0.1)
+                    continue
+                buf += chunk
+                if not buf.endswith("\n"):
+                    continue
+                m = _BATCH_LINE.match(buf)
+                buf = ""
+                if m:
+                    logged = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                    self.batches.append(BatchLine(logged, m.group(2), int(m.group(3)), int(m.group(4)),
+                                                  float(m.group(5))))
+
+    def consumed(self) -> int:
+        return sum(b.inputs for b in self.batches)
+
+    def wait_consumed(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.consumed() < n:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the job exited (rc {self.proc.returncode}) after {self.consumed()} of {n} "
+                                   f"records:\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the job consumed {self.consumed()} of {n} records in {timeout:.0f} s:\n{self.tail()}")
+            time.sleep(0.2)
+
+    def tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    def stop(self, grace: float = 90.0) -> None:
+        """SIGTERM to spark-submit.sh (it asks the driver to stop gracefully), then the hard way."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(grace)
+        if self.proc.poll() is None:
+            for pid in _submit_sessions(self.proc.pid):
+                _killpg(pid)
+            _killpg(self.proc.pid)
+            self.proc.wait(30)
+        self._stop.set()
+        self._reader.join(5)
+        self._out.close()
+
+
+def _submit_sessions(parent: int) -> list[int]:
+    """Children of spark-submit.sh that lead their own session (the spark-submit JVM)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            ppid, sid = int(fields[1]), int(fields[3])
+            pid = int(stat.parent.name)
+            if ppid == parent and sid == pid:
+                found.append(pid)
+    return found
+
+
+def steady_rate(batches: list[BatchLine]) -> dict[str, Any]:
+    """Frames/s from the batches after the first: their records over the time from the end of
+    the first batch to the end of the last (a short remainder batch at the end is left out)."""
+    if len(batches) < 3:
+        raise RuntimeError(f"only {len(batches)} batches: give more --frames or a smaller --max-rate-per-partition")
+    steady = batches[1:]
+    typical = statistics.median(b.inputs for b in steady)
+    if len(steady) > 2 and steady[-1].inputs < typical / 2:
+        steady = steady[:-1]
+    span = steady[-1].logged - batches[0].logged
+    frames = sum(b.inputs for b in steady)
+    return {"pipeline_fps": frames / span, "pipeline_busy_fps": frames / sum(b.seconds for b in steady),
+            "pipeline_batches": len(steady), "pipeline_frames_timed": frames, "pipeline_seconds": span,
+            "batch_sizes": [b.inputs for b in batches], "batch_seconds": [round(b.seconds, 2) for b in batches]}
+
+
+def percentile(values: list[float], p: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values), p))
+
+
+@dataclass
+class PipelineSettings:
+    batch_interval_s: float
+    partitions: int
+    max_rate_per_partition: int
+    latency_s: float
+    load: float
+    confs: list[str] = field(default_factory=list)
+    job_args: list[str] = field(default_factory=list)
+
+
+def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: PipelineSettings, broker: Broker,
+                     cluster: Cluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool) -> dict[str, Any]:
+    from stream_processor import kafka_io
+    from stream_processor.config import Config
+    from stream_processor.storage import crop_name
+
+    topic = f"bench-{fmt}-c{cores}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    cfg = Config(bootstrap_servers=broker.bootstrap, topic=topic, group_id=topic)
+    kafka_io.ensure_topic(cfg, topic, partitions=s.partitions)
+    kafka_io.ensure_topic(cfg, cfg.dead_letter_topic)
+    say(f"{fmt}: producing a backlog of {len(msgs)} frames to {topic} ({s.partitions} partitions)")
+    futures = [producer.send(topic, v) for v in msgs]
+    producer.flush()
+    for f in futures:
+        producer.metadata(f)
+    out = tmp / f"out-{topic}"
+    log = tmp / f"job-{topic}.log"
+    ui_port = free_ports(1)[0]
+    cmd = [str(ROOT / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={ui_port}"]
+    for c in s.confs:
+        cmd += ["--conf", c]
+    cmd += ["--", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--group-id", topic,
+            "--starting-offsets", "earliest", "--output-dir", str(out), "--batch-interval-s", str(s.batch_interval_s),
+            "--max-rate-per-partition", str(s.max_rate_per_partition), "--max-images-per-user", str(NO_CAP),
+            "--exit-when-idle", "120"] + s.job_args
+    env = {**cluster.env, "PYSPARK_PYTHON": py, "PYSPARK_DRIVER_PYTHON": py, "STOP_GRACE_S": "60"}
+    say(f"{fmt}: submitting the job (batch interval {s.batch_interval_s} s, maxRatePerPartition "
+        f"{s.max_rate_per_partition}); log {log}")
+    job = Job(cmd, env, log)
+    result: dict[str, Any] = {"topic_partitions": s.partitions, "max_rate_per_partition": s.max_rate_per_partition}
+    try:
+        job.wait_consumed(len(msgs), timeout=300 + len(msgs) * 2)
+        rate = steady_rate(list(job.batches))
+        result.update(rate)
+        result["pipeline_accepted"] = sum(b.accepted for b in job.batches)
+        say(f"{fmt}: pipeline {rate['pipeline_fps']:.1f} frames/s over {rate['pipeline_batches']} batches "
+            f"(busy {rate['pipeline_busy_fps']:.1f}); batch sizes {rate['batch_sizes']}")
+        if s.latency_s > 0:
+            result.update(_latency(fmt, topic, msgs, users, s, job, producer, out, rate["pipeline_fps"], crop_name))
+    finally:
+        job.stop()
+        result["job_rc"] = job.proc.returncode
+        if keep_logs:
+            result["job_log"] = str(log)
+    shutil.rmtree(out, ignore_errors=True)
+    return result
+
+
+def _latency(fmt: str, topic: str, msgs: list[bytes], users: int, s: PipelineSettings, job: Job,
+             producer: JavaProducer, out: Path, max_fps: float, crop_name: Callable) -> dict[str, Any]:
+    rate = s.load * max_fps
+    count = max(1, int(rate * s.latency_s))
+    say(f"{fmt}: latency: producing {count} frames at {rate:.1f}/s ({s.load:.0%} of the measured maximum)")
+    before = job.consumed()
+    sent: list[tuple[int, Any]] = []
+    started = time.monotonic()
+    start_wall = time.time()
+    for j in range(count):
+        due = started + j / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        i = j % len(msgs)
+        sent.append((i, producer.send(topic, msgs[i])))
+    producer.flush()
+    meta = [(i, *producer.metadata(f)) for i, f in sent]
+    job.wait_consumed(before + count, timeout=120 + count)
+    time.sleep(1.0)
+    lat = []
+    skip_until = start_wall + 2 * s.batch_interval_s  # the switch from the backlog
+    for i, partition, offset, ts_ms in meta:
+        if ts_ms / 1000 < skip_until:
+            continue
+        path = out / username(i, users) / crop_name(topic, partition, offset)
+        with contextlib.suppress(FileNotFoundError):
+            lat.append(path.stat().st_mtime - ts_ms / 1000)
+    if not lat:
+        raise RuntimeError("no crops found for the latency phase")
+    return {"latency_p50_s": percentile(lat, 50), "latency_p95_s": percentile(lat, 95),
+            "latency_max_s": max(lat), "latency_samples": len(lat), "latency_rate_fps": rate,
+            "latency_produced_fps": count / (time.monotonic() - started)}
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+def _fmt(v: Any, spec: str = ".1f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def table(rows: list[dict[str, Any]], batch_interval: float) -> str:
+    head = (f"{'cores':>5} {'fmt':<5} {'limit':>7} {'seed':>6} {'pipeline':>8} {'vs limit':>8} {'vs seed':>7} "
+            f"{'p50 s':>6} {'p95 s':>6}   ms/frame: parse decode detect crop+write")
+    lines = [f"frames/s; latency at {rows[0].get('load', 0.7) if rows else 0.7:.0%} of the pipeline's maximum, "
+             f"batch interval {batch_interval} s", head]
+    for r in rows:
+        st = r.get("stage_ms") or {}
+        lines.append(
+            f"{r['cores']:>5} {r['format']:<5} {_fmt(r.get('limit_fps')):>7} {_fmt(r.get('seed_fps')):>6} "
+            f"{_fmt(r.get('pipeline_fps')):>8} {_fmt(r.get('pipeline_vs_limit'), '.2f'):>8} "
+            f"{_fmt(r.get('pipeline_vs_seed'), '.1f'):>7} {_fmt(r.get('latency_p50_s'), '.2f'):>6} "
+            f"{_fmt(r.get('latency_p95_s'), '.2f'):>6}   "
+            f"{_fmt(st.get('parse'), '5.1f')} {_fmt(st.get('decode'), '6.1f')} {_fmt(st.get('detect'), '6.1f')} "
+            f"{_fmt(st.get('crop_write'), '10.1f')}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--cores", type=int, nargs="+", default=[os.cpu_count() or 2],
+                   help="core counts to measure: limit with N processes, seed on local[N], pipeline on a cluster of N cores")
+    p.add_argument("--frames", type=int, default=600, help="frames (default 600)")
+    p.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    p.add_argument("--seed", type=int, default=7, help="seed of samples.mixed_frames")
+    p.add_argument("--users", type=int, default=8, help="frame i belongs to user i %% USERS")
+    p.add_argument("--only", nargs="+", choices=("limit", "seed", "pipeline"), default=["limit", "seed", "pipeline"])
+    p.add_argument("--warmup", type=int, default=10, help="frames each limit process handles before timing")
+    p.add_argument("--stage-frames", type=int, default=120, help="frames for the ms-per-stage breakdown")
+    p.add_argument("--seed-frames", type=int, default=150, help="frames the seed handles (it is slow), of the same frames")
+    p.add_argument("--seed-batch", type=int, default=50, help="frames per collect() in the seed")
+    p.add_argument("--batch-interval", type=float, default=2.0, help="the job's batch interval, s")
+    p.add_argument("--partitions", type=int, default=0, help="topic partitions; 0 = the core count")
+    p.add_argument("--max-rate-per-partition", type=int, default=0,
+                   help="the job's maxRatePerPartition; 0 = 1.5 x the limit's rate / partitions")
+    p.add_argument("--latency-seconds", type=float, default=40.0, help="length of the latency phase; 0 skips it")
+    p.add_argument("--load", type=float, default=0.7, help="latency phase rate as a share of the measured maximum")
+    p.add_argument("--limit-fps", type=float, default=0.0, help="with --only pipeline: the rate to size batches by")
+    p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf for the job")
+    p.add_argument("--job-args", default="", help="extra job flags, one string, e.g. '--scale-factor 1.2'")
+    p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder (job logs)")
+    return p.parse_args(argv)
+
+
+def _on_sigterm(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    sys.path.insert(0, str(ROOT))
+    from stream_processor.config import Config
+
+    py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+    cfg = Config(max_images_per_user=NO_CAP)
+    info = machine()
+    say(f"machine: {info['nproc']} cores, {info['cpu_model']}, load average {info['load_avg']}")
+    frames = encoded_frames(args.frames, args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    rows: list[dict[str, Any]] = []
+    report: dict[str, Any] = {
+        "machine": info, "started": datetime.now().isoformat(timespec="seconds"), "frames": args.frames,
+        "frame_seed": args.seed, "frame_kinds": dict(zip(("one", "two", "none"), FRAME_KINDS)), "users": args.users,
+        "cores": args.cores, "formats": args.formats, "batch_interval_s": args.batch_interval, "load": args.load,
+        "detector": {k: getattr(cfg, k) for k in ("detect_max_side", "min_face_fraction", "scale_factor", "min_neighbors")},
+        "job_confs": args.conf, "job_args": args.job_args, "results": rows}
+    interrupted = False
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: None if args.keep else shutil.rmtree(tmp, ignore_errors=True))
+        try:
+            msgs = {fmt: messages(frames[fmt], args.users) for fmt in args.formats}
+            paths = {}
+            for fmt in args.formats:
+                paths[fmt] = tmp / f"messages-{fmt}.pkl"
+                with open(paths[fmt], "wb") as f:
+                    pickle.dump(msgs[fmt], f, protocol=pickle.HIGHEST_PROTOCOL)
+            broker = producer = None
+            if "pipeline" in args.only:
+                broker = Broker(tmp).start()
+                stack.callback(broker.stop)
+                producer = JavaProducer(broker.bootstrap, cfg.max_message_bytes + (1 << 20))
+                stack.callback(producer.close)
+            for cores in args.cores:
+                cluster = None
+                if "pipeline" in args.only:
+                    cluster = Cluster(tmp, cores).start()
+                    stack.callback(cluster.stop)
+                for fmt in args.formats:
+                    row: dict[str, Any] = {"cores": cores, "format": fmt, "frames": args.frames, "load": args.load,
+                                           "batch_interval_s": args.batch_interval}
+                    rows.append(row)
+                    if "limit" in args.only:
+                        row["stage_ms"] = measure_stages(paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))
+                        say(f"{fmt}: ms per frame by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
+                        row.update(measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup))
+                        say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes")
+                    if "seed" in args.only:
+                        row.update(measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),
+                                                args.seed_batch, py))
+                        say(f"{fmt}: seed {row['seed_fps']:.1f} frames/s")
+                    if "pipeline" in args.only:
+                        partitions = args.partitions or cores
+                        sizing = row.get("limit_fps") or args.limit_fps or 30.0 * cores
+                        settings = PipelineSettings(
+                            batch_interval_s=args.batch_interval, partitions=partitions,
+                            max_rate_per_partition=args.max_rate_per_partition or max(1, math.ceil(1.5 * sizing / partitions)),
+                            latency_s=args.latency_seconds, load=args.load, confs=args.conf,
+                            job_args=shlex.split(args.job_args))
+                        row.update(measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
+                                                    producer, tmp, py, args.keep))
+                    if row.get("pipeline_fps") and row.get("limit_fps"):
+                        row["pipeline_vs_limit"] = row["pipeline_fps"] / row["limit_fps"]
+                    if row.get("pipeline_fps") and row.get("seed_fps"):
+                        row["pipeline_vs_seed"] = row["pipeline_fps"] / row["seed_fps"]
+                if cluster is not None:
+                    cluster.stop()
+        except KeyboardInterrupt:
+            interrupted = True
+            say("interrupted: stopping what the benchmark started")
+    for fmt in args.formats:  # the largest core count's row per format, at the top level too
+        done = [r for r in rows if r["format"] == fmt]
+        if done:
+            report[fmt] = max(done, key=lambda r: r["cores"])
+    report["machine"]["load_avg_end"] = list(os.getloadavg())
+    report["finished"] = datetime.now().isoformat(timespec="seconds")
+    report["interrupted"] = interrupted
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(table(rows, args.batch_interval))
+    print(f"written: {args.output}")
+    return 130 if interrupted else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

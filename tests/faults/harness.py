@@ -1,0 +1,279 @@
+"""The faults layer's tools: one fixed input (frames of three users plus undecodable messages),
+the job as a subprocess in its own session, and the comparison of two output folders.
+
+Two runs are compared by what a reader of `output_dir` sees: every file outside `_manifest/`
+(relative path -> bytes; temp files of an interrupted write, `.*.tmp`, are listed apart) and the
+manifest rows deduplicated by source coordinates, without `batch_time`. A record processed more
+than once must have the same row every time (checked, not just the latest kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from stream_processor import kafka_io
+from stream_processor.config import Config
+from stream_processor.samples import encode, make_frame, message
+from stream_processor.storage import MANIFEST_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+TOPIC = "faults-frames"
+PARTITIONS = 2
+USERS = ("ada", "bob", "cyd")
+COMPARED = ("topic", "partition", "offset", "username", "status", "reason", "faces", "x", "y", "w", "h", "path")
+Coords = tuple[str, int, int]
+
+
+# --- the input ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Message:
+    partition: int
+    value: bytes
+    dead_reason: Optional[str]  # the reason of a message that must reach the dead letters
+
+
+def _undecodable(frame_png: bytes) -> list[tuple[bytes, str]]:
+    return [
+        (b"definitely not json", "invalid_json"),
+        (b'[{"username": "ada"}]', "invalid_json"),
+        (json.dumps({"username": "../../etc", "imageData": "AAAA"}).encode(), "invalid_username"),
+        (json.dumps({"username": "bob", "imageData": "%%%not base64%%%"}).encode(), "invalid_base64"),
+        (message("cyd", frame_png[: len(frame_png) // 2]), "corrupt_image"),
+        (message("ada", b"GIF89a" + bytes(64)), "unsupported_format"),
+    ]
+
+
+def build_messages(frames: int = 24) -> list[Message]:
+    """`frames` frames (one-face mostly, some two-face and no-face; JPEG, every 4th PNG) of three
+    users, with six undecodable messages spread among them; message i goes to partition i % 2."""
+    kinds = ["one", "one", "one", "two", "one", "none"]
+    images = [make_frame(kinds[i % len(kinds)], 7100 + i).image for i in range(frames)]
+    values: list[tuple[bytes, Optional[str]]] = [
+        (message(USERS[i % 3], encode(img, "png" if i % 4 == 3 else "jpeg")), None) for i, img in enumerate(images)]
+    for k, (value, reason) in enumerate(_undecodable(encode(images[0], "png"))):
+        values.insert(3 + k * (len(values) // 6), (value, reason))
+    return [Message(i % PARTITIONS, value, reason) for i, (value, reason) in enumerate(values)]
+
+
+def publish(bootstrap: str, messages: Sequence[Message], topic: str = TOPIC) -> dict[Coords, Message]:
+    """Creates `topic` and sends the messages in order; on a fresh topic the coordinates are the
+    same on every broker, so outputs of runs on different brokers compare file by file."""
+    from tests.support.streaming import produce
+
+    cfg = Config(bootstrap_servers=bootstrap, topic=topic)
+    assert kafka_io.ensure_topic(cfg, topic, partitions=PARTITIONS), f"topic {topic} already exists"
+    metas = produce(cfg, topic, [(m.partition, None, m.value) for m in messages])
+    coords = {(meta.topic, meta.partition, meta.offset): m for meta, m in zip(metas, messages)}
+    expected = {}
+    for m in messages:
+        expected.setdefault(m.partition, 0)
+        expected[m.partition] += 1
+    assert {p: sum(1 for c in coords if c[1] == p) for p in expected} == expected
+    assert all(c[2] < expected[c[1]] for c in coords), "offsets must start at 0 on a fresh topic"
+    return coords
+
+
+# --- the output --------------------------------------------------------------------------------
+
+@dataclass
+class Output:
+    files: dict[str, bytes]  # every file outside _manifest/ except temp files
+    rows: dict[Coords, tuple]  # manifest rows by coordinates (COMPARED columns)
+    raw_rows: int  # manifest rows before deduplication
+    temps: list[str] = field(default_factory=list)
+
+    @property
+    def crops(self) -> dict[str, bytes]:
+        return {k: v for k, v in self.files.items() if k.endswith(".png")}
+
+
+def snapshot(output_dir: str | Path) -> Output:
+    import pyarrow.dataset as ds
+
+    root = Path(output_dir)
+    files, temps = {}, []
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or rel.parts[0] == MANIFEST_DIR:
+            continue
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            temps.append(str(rel))
+        else:
+            files[str(rel)] = path.read_bytes()
+    rows: dict[Coords, tuple] = {}
+    raw = 0
+    folder = root / MANIFEST_DIR
+    if folder.is_dir():
+        for row in ds.dataset(str(folder), format="parquet").to_table().to_pylist():
+            raw += 1
+            key = (row["topic"], row["partition"], row["offset"])
+            value = tuple(row[c] for c in COMPARED)
+            assert rows.setdefault(key, value) == value, \
+                f"record {key} has two different manifest rows:\n  {rows[key]}\n  {value}"
+    return Output(files, rows, raw, temps)
+
+
+def assert_same_output(got: Output, want: Output) -> None:
+    missing, extra = sorted(set(want.files) - set(got.files)), sorted(set(got.files) - set(want.files))
+    assert not missing and not extra, f"files missing: {missing}; files that should not exist: {extra}"
+    changed = sorted(k for k in want.files if got.files[k] != want.files[k])
+    assert not changed, f"files with other bytes: {changed}"
+    lost, added = sorted(set(want.rows) - set(got.rows)), sorted(set(got.rows) - set(want.rows))
+    assert not lost and not added, f"manifest rows missing: {lost}; unexpected: {added}"
+    differ = sorted(k for k in want.rows if got.rows[k] != want.rows[k])
+    assert not differ, "manifest rows that differ:\n" + "\n".join(
+        f"  {k}: {got.rows[k]} != {want.rows[k]}" for k in differ[:5])
+
+
+def manifest_coverage(output_dir: str | Path, topic: str = TOPIC, manifest: str = MANIFEST_DIR) -> dict[int, int]:
+    """partition -> n such that offsets 0..n-1 all have a manifest row in `manifest`."""
+    import pyarrow.dataset as ds
+
+    folder = Path(output_dir) / manifest
+    seen: dict[int, set[int]] = {}
+    if folder.is_dir():
+        for row in ds.dataset(str(folder), format="parquet").to_table(columns=["topic", "partition", "offset"]).to_pylist():
+            if row["topic"] == topic:
+                seen.setdefault(row["partition"], set()).add(row["offset"])
+    coverage = {}
+    for p in range(PARTITIONS):
+        n = 0
+        while n in seen.get(p, ()):
+            n += 1
+        coverage[p] = n
+    return coverage
+
+
+def dead_letters(bootstrap: str, topic: str, timeout_ms: int = 4000) -> dict[Coords, tuple[str, bytes, dict]]:
+    """The dead-letter topic, deduplicated by source coordinates: coords -> (reason, value, headers)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=timeout_ms,
+                             max_partition_fetch_bytes=16 * 1024 * 1024)
+    found: dict[Coords, tuple[str, bytes, dict]] = {}
+    try:
+        for record in consumer:
+            headers = {k: v.decode() for k, v in record.headers}
+            coords = (headers["source.topic"], int(headers["source.partition"]), int(headers["source.offset"]))
+            entry = (headers["reason"], record.value, headers)
+            assert found.setdefault(coords, entry)[:2] == entry[:2], f"{coords} dead-lettered twice, differently"
+    finally:
+        consumer.close()
+    return found
+
+
+def assert_dead_letters(bootstrap: str, dlq_topic: str, sent: dict[Coords, Message]) -> None:
+    """Every undecodable message is on the dead-letter topic, unchanged, with its reason and its
+    source coordinates (at least once: duplicates are allowed, and collapse by coordinates)."""
+    found = dead_letters(bootstrap, dlq_topic)
+    want = {c: (m.dead_reason, m.value) for c, m in sent.items() if m.dead_reason}
+    assert {c: entry[:2] for c, entry in found.items()} == want
+    assert all(set(h) >= {"reason", "source.topic", "source.partition", "source.offset", "detail"}
+               for _, _, h in found.values())
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+def wait_until(condition: Callable[[], object], timeout_s: float, what: str, job: "Optional[JobProcess]" = None,
+               every_s: float = 0.2):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if job is not None and job.proc is not None and job.proc.poll() is not None:
+            raise AssertionError(f"the job exited ({job.proc.returncode}) before {what}:\n{job.tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}"
+                                 + (f":\n{job.tail()}" if job else ""))
+        time.sleep(every_s)
+
+
+def job_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "PYSPARK_PYTHON": PYTHON, "PYSPARK_DRIVER_PYTHON": PYTHON, "SPARK_LOCAL_IP": "127.0.0.1",
+           # No web UI, no progress bar: two cores are shared with the broker and the tests.
+           "PYSPARK_SUBMIT_ARGS": "--conf spark.ui.enabled=false --conf spark.ui.showConsoleProgress=false pyspark-shell"}
+    env.update(extra)
+    return env
+
+
+def run_args(bootstrap: str, group: str, output_dir: str | Path, rate: int = 3, topic: str = TOPIC,
+             starting: str = "committed", extra: Sequence[str] = ()) -> list[str]:
+    return ["--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", group, "--output-dir", str(output_dir),
+            "--starting-offsets", starting, "--batch-interval-s", "1", "--exit-when-idle", "6",
+            "--max-rate-per-partition", str(rate), *extra]
+
+
+class JobProcess:
+    """The job (`python -m stream_processor run ...`, or any command) in its own session, its
+    stdout and stderr in `log_path`. Leaving the `with` block kills whatever is left of it."""
+
+    def __init__(self, args: Sequence[str], log_path: Path, command: Optional[Sequence[str]] = None,
+                 env: Optional[dict[str, str]] = None):
+        self.command = list(command or [PYTHON, "-m", "stream_processor", "run"]) + list(args)
+        self.log_path = log_path
+        self.env = env or job_env()
+        self.proc: Optional[subprocess.Popen] = None
+
+    def __enter__(self) -> "JobProcess":
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL to the whole session (the driver, its JVM, the Python workers)."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        # The group outlives its leader when a child is slow to die: sweep until it is empty.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+
+    def wait(self, timeout_s: float) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"the job did not stop within {timeout_s:.0f}s:\n{self.tail()}") from None
+
+    def batch_lines(self) -> list[str]:
+        return [line for line in self.log().splitlines() if ": inputs=" in line]
+
+
+def committed_total(bootstrap: str, group: str, topic: str = TOPIC) -> dict[int, int]:
+    cfg = Config(bootstrap_servers=bootstrap, topic=topic, group_id=group)
+    return {p: o for (t, p), o in kafka_io.committed_offsets(cfg).items() if t == topic}
