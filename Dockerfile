@@ -69,7 +69,7 @@ USER 185
 EXPOSE 4040 8081
 CMD ["./spark-submit.sh", "--help"]
 
-# ---- demo: + scikit-image, whose real faces `python -m stream_processor.samples demo` uses ------
+# ---- demo: + scikit-image, whose real faces `python -m stream_processor.demo` uses ------
 FROM runtime AS demo
 USER 0
 COPY requirements-dev.txt /tmp/requirements-dev.txt

@@ -36,7 +36,7 @@ common=(--bootstrap-servers "$BOOTSTRAP" --topic "$TOPIC")
 if [ -z "$DEMO_INPUT" ]; then
   DEMO_INPUT=$STATE/frames.jsonl
   echo "demo: building demo frames from scikit-image's real faces"
-  "$PY" -m stream_processor.samples demo "$DEMO_INPUT"
+  "$PY" -m stream_processor.demo "$DEMO_INPUT"
 fi
 if [ -d "$DEMO_INPUT" ]; then
   "$PY" -m stream_processor produce "${common[@]}" --images "$DEMO_INPUT" --username "${DEMO_USERNAME:-demo}" --partitions 2

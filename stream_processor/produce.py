@@ -90,9 +90,12 @@ def video_messages(path: str, username: str, every: int) -> Iterator[Outgoing]:
         capture.release()
 
 
+def count_lines(path: str) -> int:
+    with open(path, "rb") as lines:
+        return sum(1 for line in lines if line.strip())
+
+
 def jsonl_messages(path: str) -> Iterator[Outgoing]:
-    if not Path(path).is_file():
-        raise ProduceError(f"{path}: no such file")
     with open(path, "rb") as lines:
         for n, line in enumerate(lines):
             line = line.rstrip(b"\r\n")
@@ -105,11 +108,14 @@ class Progress:
 
     def __init__(self, total: Optional[int], quiet: bool) -> None:
         self.total, self.quiet, self.sent, self.started = total, quiet, 0, time.monotonic()
+        self._shown = 0.0
 
     def step(self) -> None:
         self.sent += 1
-        if self.quiet:
+        now = time.monotonic()
+        if self.quiet or (now - self._shown < 0.2 and self.sent != self.total):
             return
+        self._shown = now
         rate = self.sent / max(time.monotonic() - self.started, 1e-9)
         if self.total:
             done = int(30 * self.sent / self.total)
@@ -124,12 +130,12 @@ class Progress:
 
 
 def send_all(messages: Iterator[Outgoing] | list[Outgoing], cfg: Config, rate: float, partitions: int,
-             quiet: bool = False) -> int:
+             quiet: bool = False, total: Optional[int] = None) -> int:
     from . import kafka_io
 
     kafka_io.ensure_topic(cfg, cfg.topic, partitions=partitions)
     producer = kafka_io.make_producer(cfg)
-    progress = Progress(len(messages) if isinstance(messages, list) else None, quiet)
+    progress = Progress(len(messages) if isinstance(messages, list) else total, quiet)
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
     try:
@@ -160,9 +166,12 @@ def produce(args: argparse.Namespace, cfg: Config) -> int:
                 raise ProduceError("--every must be at least 1")
             messages = video_messages(args.video, args.username, args.every)
         else:
+            if not Path(args.jsonl).is_file():
+                raise ProduceError(f"{args.jsonl}: no such file")
             messages = jsonl_messages(args.jsonl)
         started = time.monotonic()
-        sent = send_all(messages, cfg, args.rate, args.partitions, args.quiet)
+        total = count_lines(args.jsonl) if args.jsonl else None
+        sent = send_all(messages, cfg, args.rate, args.partitions, args.quiet, total)
     except ProduceError as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 2
