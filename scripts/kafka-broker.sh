@@ -150,7 +150,10 @@ start() {
   java_cmd
   if [ ! -f "$DATA_DIR/kraft-combined-logs/meta.properties" ]; then
     local cluster_id
-    cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # A base64 UUID; one that starts with '-' would read as an option, so draw again.
+    cluster_id=$(python3 -c 'import base64, uuid
+while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
+print(cid)')
     "${JAVA[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$PROPS" \
       > "$LOG_DIR/format.log" 2>&1 || { cat "$LOG_DIR/format.log" >&2; die "storage format failed"; }
   fi
