@@ -145,9 +145,9 @@ def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup
     detector_for(cfg)  # loads the cascade; OpenCV gets one thread, as on an executor
     _core_loop(mine[:warmup], cfg, os.path.join(out_dir, f"_warmup{k}"))
     barrier.wait()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     accepted = _core_loop(mine, cfg, out_dir)
-    results.put((k, len(mine), accepted, time.perf_counter() - started))
+    results.put((k, len(mine), accepted, time.perf_counter() - started, time.process_time() - cpu))
 
 
 def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path, warmup: int) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path,
     done = sum(g[1] for g in got)
     wall = max(g[3] for g in got)
     return {"limit_fps": done / wall, "limit_frames": done, "limit_accepted": sum(g[2] for g in got),
-            "limit_seconds": wall}
+            "limit_seconds": wall, "limit_cpu_ms_per_frame": 1e3 * sum(g[4] for g in got) / done}
 
 
 def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: Any) -> None:
@@ -371,6 +371,9 @@ class Broker:
     def stop(self) -> None:
         _script(self.script, "stop", self.env, 90)
 
+    def pids(self) -> list[int]:
+        return _pid_files(Path(self.env["KAFKA_DATA_DIR"]))
+
 
 class Cluster:
     """scripts/local-cluster.sh: a master and workers with `cores` cores in all, free ports,
@@ -398,6 +401,9 @@ class Cluster:
 
     def stop(self) -> None:
         _script(self.script, "stop", self.env, 120)
+
+    def pids(self) -> list[int]:
+        return _pid_files(self.state / "pids")
 
 
 class JavaProducer:
@@ -450,6 +456,65 @@ class JavaProducer:
             self._proc.wait(10)
 
 
+# ---- CPU accounting: robust to a busy machine, unlike frames/s ----------------------------------
+
+_CLK = os.sysconf("SC_CLK_TCK")
+CPU_GROUPS = (
+    ("executor_jvm", ("CoarseGrainedExecutorBackend",)),
+    ("driver_jvm", ("deploy.SparkSubmit",)),  # before driver_python: its command line names the launcher too
+    ("executor_python", ("pyspark.daemon", "pyspark.worker")),
+    ("driver_python", ("run_stream_processor.py",)),
+    ("spark_daemons", ("deploy.worker.Worker", "deploy.master.Master")),
+    ("broker", ("kafka.Kafka",)),
+)
+
+
+def _proc_table() -> dict[int, tuple[int, float, str]]:
+    """pid -> (ppid, CPU seconds of it and its reaped children, command line)."""
+    table = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        f = stat.rsplit(")", 1)[1].split()
+        table[int(d.name)] = (int(f[1]), sum(int(x) for x in f[11:15]) / _CLK, cmd)
+    return table
+
+
+def cpu_sample(roots: list[int]) -> dict[str, float]:
+    """CPU seconds so far of the processes under `roots`, by group (CPU_GROUPS)."""
+    procs = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    totals = {g: 0.0 for g, _ in CPU_GROUPS}
+    seen: set[int] = set()
+    todo = [r for r in roots if r in procs]
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        _, cpu, cmd = procs[pid]
+        group = next((g for g, keys in CPU_GROUPS if any(k in cmd for k in keys)), None)
+        if group is not None:
+            totals[group] += cpu  # a live child's CPU is its own; a reaped one's is in its parent's
+        todo.extend(children.get(pid, []))
+    return totals
+
+
+def _pid_files(folder: Path) -> list[int]:
+    pids = []
+    for f in folder.glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pids.append(int(f.read_text().strip()))
+    return pids
+
+
 _BATCH_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO stream_processor: batch (\S+ \S+): "
                          r"inputs=(\d+) accepted=(\d+) .*seconds=([\d.]+)")
 
@@ -466,9 +531,11 @@ class BatchLine:
 class Job:
     """spark-submit.sh running the job; its output goes to a file that a thread parses."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str], log: Path, cpu_roots: Callable[[], list[int]]) -> None:
         self.log = log
         self.batches: list[BatchLine] = []
+        self.cpu: list[dict[str, float]] = []  # CPU seconds by group when each batch line was read
+        self._cpu_roots = cpu_roots
         self._out = open(log, "wb")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, start_new_session=True, cwd=ROOT)
@@ -493,6 +560,7 @@ class Job:
                 buf = ""
                 if m:
                     logged = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                    self.cpu.append(cpu_sample([self.proc.pid] + self._cpu_roots()))
                     self.batches.append(BatchLine(logged, m.group(2), int(m.group(3)), int(m.group(4)),
                                                   float(m.group(5))))
 
@@ -544,9 +612,10 @@ def _submit_sessions(parent: int) -> list[int]:
     return found
 
 
-def steady_rate(batches: list[BatchLine]) -> dict[str, Any]:
+def steady_rate(batches: list[BatchLine], cpu: list[dict[str, float]]) -> dict[str, Any]:
     """Frames/s from the batches after the first: their records over the time from the end of
-    the first batch to the end of the last (a short remainder batch at the end is left out)."""
+    the first batch to the end of the last (a short remainder batch at the end is left out);
+    and the CPU time the job's processes (and the broker) spent per frame meanwhile."""
     if len(batches) < 3:
         raise RuntimeError(f"only {len(batches)} batches: give more --frames or a smaller --max-rate-per-partition")
     steady = batches[1:]
@@ -555,8 +624,11 @@ def steady_rate(batches: list[BatchLine]) -> dict[str, Any]:
         steady = steady[:-1]
     span = steady[-1].logged - batches[0].logged
     frames = sum(b.inputs for b in steady)
+    used = {g: cpu[len(steady)][g] - cpu[0][g] for g in cpu[0]}
     return {"pipeline_fps": frames / span, "pipeline_busy_fps": frames / sum(b.seconds for b in steady),
             "pipeline_batches": len(steady), "pipeline_frames_timed": frames, "pipeline_seconds": span,
+            "pipeline_cpu_ms_per_frame": 1e3 * sum(used.values()) / frames,
+            "pipeline_cpu_ms_by_process": {g: round(1e3 * v / frames, 2) for g, v in used.items()},
             "batch_sizes": [b.inputs for b in batches], "batch_seconds": [round(b.seconds, 2) for b in batches]}
 
 
@@ -575,6 +647,7 @@ class PipelineSettings:
     load: float
     confs: list[str] = field(default_factory=list)
     job_args: list[str] = field(default_factory=list)
+    root: Path = ROOT  # the checkout whose spark-submit.sh (and so whose code) is submitted
 
 
 def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: PipelineSettings, broker: Broker,
@@ -595,7 +668,7 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     out = tmp / f"out-{topic}"
     log = tmp / f"job-{topic}.log"
     ui_port = free_ports(1)[0]
-    cmd = [str(ROOT / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={ui_port}"]
+    cmd = [str(s.root / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={ui_port}"]
     for c in s.confs:
         cmd += ["--conf", c]
     cmd += ["--", "--bootstrap-servers", broker.bootstrap, "--topic", topic, "--group-id", topic,
@@ -605,15 +678,16 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     env = {**cluster.env, "PYSPARK_PYTHON": py, "PYSPARK_DRIVER_PYTHON": py, "STOP_GRACE_S": "60"}
     say(f"{fmt}: submitting the job (batch interval {s.batch_interval_s} s, maxRatePerPartition "
         f"{s.max_rate_per_partition}); log {log}")
-    job = Job(cmd, env, log)
+    job = Job(cmd, env, log, lambda: cluster.pids() + broker.pids())
     result: dict[str, Any] = {"topic_partitions": s.partitions, "max_rate_per_partition": s.max_rate_per_partition}
     try:
         job.wait_consumed(len(msgs), timeout=300 + len(msgs) * 2)
-        rate = steady_rate(list(job.batches))
+        rate = steady_rate(list(job.batches), list(job.cpu))
         result.update(rate)
         result["pipeline_accepted"] = sum(b.accepted for b in job.batches)
         say(f"{fmt}: pipeline {rate['pipeline_fps']:.1f} frames/s over {rate['pipeline_batches']} batches "
-            f"(busy {rate['pipeline_busy_fps']:.1f}); batch sizes {rate['batch_sizes']}")
+            f"(busy {rate['pipeline_busy_fps']:.1f}); batch sizes {rate['batch_sizes']}; "
+            f"CPU ms/frame {rate['pipeline_cpu_ms_per_frame']:.1f} {rate['pipeline_cpu_ms_by_process']}")
         if s.latency_s > 0:
             result.update(_latency(fmt, topic, msgs, users, s, job, producer, out, rate["pipeline_fps"], crop_name))
     finally:
@@ -705,6 +779,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--limit-fps", type=float, default=0.0, help="with --only pipeline: the rate to size batches by")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf for the job")
     p.add_argument("--job-args", default="", help="extra job flags, one string, e.g. '--scale-factor 1.2'")
+    p.add_argument("--root", type=Path, default=ROOT,
+                   help="submit the job from this checkout (to compare versions; default: this one)")
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (job logs)")
     return p.parse_args(argv)
@@ -762,7 +838,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                         row["stage_ms"] = measure_stages(paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))
                         say(f"{fmt}: ms per frame by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
                         row.update(measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup))
-                        say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes")
+                        say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
+                            f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
                     if "seed" in args.only:
                         row.update(measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),
                                                 args.seed_batch, py))
@@ -774,11 +851,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                             batch_interval_s=args.batch_interval, partitions=partitions,
                             max_rate_per_partition=args.max_rate_per_partition or max(1, math.ceil(1.5 * sizing / partitions)),
                             latency_s=args.latency_seconds, load=args.load, confs=args.conf,
-                            job_args=shlex.split(args.job_args))
+                            job_args=shlex.split(args.job_args), root=args.root.resolve())
                         row.update(measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
                                                     producer, tmp, py, args.keep))
                     if row.get("pipeline_fps") and row.get("limit_fps"):
                         row["pipeline_vs_limit"] = row["pipeline_fps"] / row["limit_fps"]
+                    if row.get("pipeline_cpu_ms_per_frame") and row.get("limit_cpu_ms_per_frame"):
+                        row["cpu_efficiency"] = row["limit_cpu_ms_per_frame"] / row["pipeline_cpu_ms_per_frame"]
                     if row.get("pipeline_fps") and row.get("seed_fps"):
                         row["pipeline_vs_seed"] = row["pipeline_fps"] / row["seed_fps"]
                 if cluster is not None:

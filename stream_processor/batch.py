@@ -1,8 +1,9 @@
 """The batch function: the one piece of Spark glue that the stream and `replay` share.
 
-Source records -> DataFrame (explicit schema) -> executors: analyze (parse, decode, detect, crop)
--> per-user, source-ordered writes -> manifest rows (Parquet) + one summary line. Frames stay on
-the executors; only small manifest rows are aggregated, and only counts reach the driver.
+Source records (a DataFrame with an explicit schema, or an RDD of record tuples) -> executors:
+analyze (parse, decode, detect, crop) -> per-user, source-ordered writes -> manifest rows -> the
+driver writes them as one Parquet file + one summary line. Frames stay on the executors; only the
+small manifest rows come back. One Spark job per batch (see "Performance" in benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
+from collections import Counter
 from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import partial
@@ -18,7 +21,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from pyspark import RDD
 from pyspark.rdd import portable_hash
-from pyspark.sql import DataFrame, Row, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (BinaryType, IntegerType, LongType, StringType, StructField, StructType,
                                TimestampType)
 
@@ -71,25 +74,29 @@ def source_frame(spark: SparkSession, records: RDD) -> DataFrame:
     return spark.createDataFrame(records, SOURCE_SCHEMA, verifySchema=False)
 
 
-def process_batch(spark: SparkSession, source: DataFrame, batch_time: datetime, cfg: Config,
+def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: datetime, cfg: Config,
                   dead_letters: DeadLetterFactory) -> BatchSummary:
-    """Raises when any output fails (disk, dead-letter topic): the caller must not commit then."""
+    """`source`: the batch's records, a DataFrame of SOURCE_SCHEMA or an RDD of tuples in its
+    column order (the Kafka bridge's records, which then cross from the JVM to Python once, as
+    they are). Raises when any output fails (disk, dead-letter topic): the caller must not commit
+    then."""
     started = time.monotonic()
     slots = spark.sparkContext.defaultParallelism
-    if source.rdd.getNumPartitions() < slots:  # spread the frame work over every core, in the JVM
-        source = source.repartition(slots)
-    analyses = source.rdd.mapPartitions(partial(_analyze_partition, cfg, dead_letters))
+    if isinstance(source, DataFrame):
+        if source.rdd.getNumPartitions() < slots:  # spread the frame work over every core, in the JVM
+            source = source.repartition(slots)
+        records = source.rdd
+    else:
+        records = source if source.getNumPartitions() >= slots else source.repartition(slots)
+    analyses = records.mapPartitions(partial(_analyze_partition, cfg, dead_letters))
     by_user = analyses.map(lambda a: (a.order_key, a)).repartitionAndSortWithinPartitions(
         slots, partitionFunc=_user_partition)
-    rows = by_user.mapPartitions(partial(_write_partition, cfg.output_dir, cfg.max_images_per_user, batch_time))
-    rows.persist()
-    try:
-        counts = rows.map(lambda row: (row[_STATUS], row[_REASON])).countByValue()
-        inputs = sum(counts.values())
-        if inputs:
-            _write_manifest(spark, rows, cfg.output_dir)
-    finally:
-        rows.unpersist()
+    # One job: the small manifest rows come back to the driver, which writes them as one file.
+    rows = by_user.mapPartitions(partial(_write_partition, cfg.output_dir, cfg.max_images_per_user)).collect()
+    if rows:
+        write_manifest(rows, batch_time, cfg.output_dir)
+    counts = Counter((row[_STATUS], row[_REASON]) for row in rows)
+    inputs = len(rows)
     accepted = counts.get((ACCEPTED, None), 0)
     rejected = {reason: n for (status, reason), n in counts.items() if status != ACCEPTED}
     return BatchSummary(batch_time, inputs, accepted, rejected, time.monotonic() - started)
@@ -99,34 +106,63 @@ def _user_partition(key: tuple) -> int:
     return portable_hash(key[0])
 
 
-def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, rows: Iterable[Row]) -> Iterator[Analysis]:
-    records = (SourceRecord(r.topic, r.partition, r.offset, r.timestamp,
-                            None if r.key is None else bytes(r.key), None if r.value is None else bytes(r.value))
-               for r in rows)
-    return analyze_all(records, cfg, dead_letters())
+def _source_record(r: tuple) -> SourceRecord:
+    """A record tuple (topic, partition, offset, timestamp, key, value): a DataFrame Row (binary
+    columns come as bytearray) or a tuple of the Kafka bridge (bytes)."""
+    topic, partition, offset, timestamp, key, value = r
+    if key is not None and type(key) is not bytes:
+        key = bytes(key)
+    if value is not None and type(value) is not bytes:
+        value = bytes(value)
+    return SourceRecord(topic, partition, offset, timestamp, key, value)
 
 
-def _write_partition(output_dir: str, cap: int, batch_time: datetime,
-                     items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:
+def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, rows: Iterable[tuple]) -> Iterator[Analysis]:
+    return analyze_all((_source_record(r) for r in rows), cfg, dead_letters())
+
+
+def _write_partition(output_dir: str, cap: int, items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:
     writer = UserWriter(output_dir, cap)
     for _, analysis in items:
         row = writer.finish(analysis)
-        yield tuple(getattr(row, f.name) for f in fields(ManifestRow)) + (batch_time,)
+        yield tuple(getattr(row, f.name) for f in fields(ManifestRow))
 
 
-def _write_manifest(spark: SparkSession, rows: RDD, output_dir: str) -> None:
-    """Append this batch's rows as one Parquet file, then make the new files durable."""
-    path = Path(output_dir) / MANIFEST_DIR
-    before = set(os.listdir(path)) if path.exists() else set()
-    spark.createDataFrame(rows, MANIFEST_SCHEMA, verifySchema=False).coalesce(1) \
-        .write.mode("append").parquet(str(path))
-    for name in set(os.listdir(path)) - before:
-        fd = os.open(path / name, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    fsync_dir(path)
+def _arrow_schema():
+    import pyarrow as pa
+
+    types = {StringType(): pa.string(), IntegerType(): pa.int32(), LongType(): pa.int64(),
+             TimestampType(): pa.timestamp("us", tz="UTC")}
+    return pa.schema([pa.field(f.name, types[f.dataType], f.nullable) for f in MANIFEST_SCHEMA.fields],
+                     metadata={"org.apache.spark.sql.parquet.row.metadata": MANIFEST_SCHEMA.json()})
+
+
+def write_manifest(rows: list[tuple], batch_time: datetime, output_dir: str) -> Path:
+    """Appends this batch's rows (ManifestRow field tuples) to the manifest as one Parquet file,
+    durably: temp file, fsync, rename, fsync of the folder. The file reads as Spark's own
+    (same column types, INT96 batch_time, Spark's schema in the footer)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = _arrow_schema()
+    micros = TimestampType().toInternal(batch_time)  # as Spark converts it: naive = local time
+    columns = [list(c) for c in zip(*rows)] + [[micros] * len(rows)]
+    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
+    folder = Path(output_dir) / MANIFEST_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"part-{micros:016d}-{uuid.uuid4().hex}.snappy.parquet"
+    tmp = folder / f".{name}.tmp"  # readers skip names starting with '.' or '_'
+    try:
+        with open(tmp, "wb") as out:
+            pq.write_table(table, out, compression="snappy", use_deprecated_int96_timestamps=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, folder / name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(folder)
+    return folder / name
 
 
 def read_manifest(spark: SparkSession, output_dir: str) -> DataFrame:

@@ -7,7 +7,7 @@ import numpy as np
 
 from .records import Box
 
-PNG_COMPRESSION = 3  # zlib level: crops are small, and 3 is several times faster than 9
+PNG_COMPRESSION = 1  # zlib level: on 160 px face crops 3 costs 2x the time of 1 for <1% smaller files
 
 
 def crop_region(frame_width: int, frame_height: int, box: Box, margin: float) -> Box:

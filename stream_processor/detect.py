@@ -21,10 +21,9 @@ from .records import Box
 
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
 _WINDOW = 24  # the cascade's training window: nothing smaller can be found
-_DUPLICATE_IOU = 0.3
-# Boxes of two visible faces do not overlap (a box spans brows to mouth), so any real overlap
-# means one face seen twice, at a shifted position or scale.
-_DUPLICATE_CONTAINED = 0.2  # share of the smaller box inside the other
+# Boxes of two visible faces hardly overlap (a box spans brows to mouth), so boxes that share a
+# fifth of the smaller one's area are one face seen twice, at a shifted position or scale.
+_DUPLICATE_OVERLAP = 0.2
 
 
 def limit_opencv_threads(n: int = 1) -> None:
@@ -52,18 +51,22 @@ class _Hit:
 
 
 class FaceDetector:
-    """Finds frontal faces; boxes are in the source image's pixels, one box per face."""
+    """Finds frontal faces; boxes are in the source image's pixels, one box per face.
+
+    Not for sharing between threads (OpenCV's cascade keeps per-call state): one per process.
+    """
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.settings = settings
         self._cascade = _cascade(settings.cascade)
 
     def detect(self, image_bgr: np.ndarray) -> list[Box]:
-        gray = _gray(image_bgr)
-        height, width = gray.shape
+        """Grey, BGR or BGRA uint8 images; one too small for the cascade has no face."""
+        image = _checked(image_bgr)
+        height, width = image.shape[:2]
         if min(height, width) < _WINDOW:
             return []
-        small = _downscaled(gray, self.settings.max_side)
+        small = _downscaled(_gray(image), self.settings.max_side)
         sy, sx = height / small.shape[0], width / small.shape[1]
         min_side = self.settings.min_face_fraction * min(height, width)
         min_small = max(_WINDOW, int(min_side / max(sx, sy)))
@@ -115,19 +118,21 @@ def detector_for(cfg: Config, threads: Optional[int] = 1) -> FaceDetector:
     return detector
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
+def _checked(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
+        raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
+    return image
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return image
-    if image.ndim == 3 and image.shape[2] == 1:
+    if image.shape[2] == 1:
         return image[:, :, 0]
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
-    raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
 
 
 def _downscaled(gray: np.ndarray, max_side: int) -> np.ndarray:
@@ -147,24 +152,19 @@ def _to_source(rect: np.ndarray, sx: float, sy: float, width: int, height: int) 
     return Box(x0, y0, x1 - x0, y1 - y0)
 
 
-def _overlap(a: Box, b: Box) -> tuple[float, float]:
-    """(IoU, share of the smaller box inside the other)."""
+def _overlap(a: Box, b: Box) -> float:
+    """The share of the smaller box's area that lies inside the other (1.0 when nested)."""
     iw = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
     ih = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
     if iw <= 0 or ih <= 0:
-        return 0.0, 0.0
-    inter = iw * ih
-    area_a, area_b = a.w * a.h, b.w * b.h
-    return inter / (area_a + area_b - inter), inter / min(area_a, area_b)
+        return 0.0
+    return iw * ih / min(a.w * a.h, b.w * b.h)
 
 
 def _suppress_duplicates(hits: list[_Hit]) -> list[_Hit]:
-    """One box per face: of overlapping boxes (or one nested in another) keep the best supported."""
+    """One box per face: of overlapping boxes keep the one the cascade supports most."""
     kept: list[_Hit] = []
     for hit in sorted(hits, key=lambda h: (-h.votes, -h.box.w * h.box.h, h.box.x, h.box.y)):
-        if all(
-            iou < _DUPLICATE_IOU and contained < _DUPLICATE_CONTAINED
-            for iou, contained in (_overlap(hit.box, k.box) for k in kept)
-        ):
+        if all(_overlap(hit.box, k.box) < _DUPLICATE_OVERLAP for k in kept):
             kept.append(hit)
     return sorted(kept, key=lambda h: (h.box.y, h.box.x))

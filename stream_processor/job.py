@@ -73,7 +73,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
         spark = SparkSession.builder.getOrCreate()
         try:
             summary = with_retries(
-                lambda: process_batch(spark, kafka_io.source_dataframe(spark, rdd), batch_time, cfg,
+                lambda: process_batch(spark, kafka_io.source_records(spark, rdd), batch_time, cfg,
                                       partial(kafka_io.KafkaDeadLetterSink, cfg)),
                 cfg.batch_attempts, f"batch {batch_time:%H:%M:%S}")
         except Exception as exc:  # noqa: BLE001
@@ -83,7 +83,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
             _state.stop.set()
             return
         _state.last_record = time.monotonic()  # idle time counts from the end of the last data batch
-        log.info(summary.line(lag=total_lag(cfg)))
+        log.info(summary.line(lag=_lag_or_none(cfg)))
     kafka_io.commit_offsets(stream_id, rdd)
 
 
@@ -113,10 +113,20 @@ def total_lag(cfg: Config) -> int:
     return sum(p.end if p.lag is None else p.lag for p in kafka_io.consumer_lag(cfg))
 
 
+def _lag_or_none(cfg: Config) -> Optional[int]:
+    """total_lag, or None when the broker cannot be asked now (it may be down for a while: the
+    stream rides that out, so a lag query must not fail a batch or stop the job)."""
+    try:
+        return total_lag(cfg)
+    except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
+        log.warning("consumer lag unknown (the broker does not answer): %s", _first_line(exc))
+        return None
+
+
 def _idle(cfg: Config) -> bool:
     if cfg.exit_when_idle_s <= 0 or time.monotonic() - _state.last_record < cfg.exit_when_idle_s:
         return False
-    return total_lag(cfg) == 0
+    return _lag_or_none(cfg) == 0
 
 
 def run_job(cfg: Config) -> int:

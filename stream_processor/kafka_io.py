@@ -207,6 +207,15 @@ def commit_offsets(stream_id: int, rdd: "RDD[Any]") -> list[OffsetRange]:
     return ranges
 
 
+def source_records(spark: "SparkSession", rdd: "RDD[Any]") -> "RDD[Any] | DataFrame":
+    """The batch for `batch.process_batch`: the bridge's record tuples as they are (they cross
+    from the JVM to Python once, already pickled) when the batch has a partition for every core;
+    else the DataFrame built in the JVM, which process_batch spreads over the cores there."""
+    if rdd.getNumPartitions() >= spark.sparkContext.defaultParallelism:
+        return rdd
+    return source_dataframe(spark, rdd)
+
+
 def source_dataframe(spark: "SparkSession", rdd: "RDD[Any]") -> "DataFrame":
     """The batch as a DataFrame built inside the JVM from the Kafka RDD, no Python round trip:
     topic string, partition int, offset long, timestamp long (ms), key binary, value binary."""

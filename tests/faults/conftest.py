@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import (TOPIC, Coords, JobProcess, Message, Output, build_messages, publish, run_args,
-                                  snapshot)
+from tests.faults.harness import (TOPIC, Coords, JobProcess, Message, Output, build_messages, code_snapshot, publish,
+                                  run_args, snapshot)
 
 
 @dataclass(frozen=True)
 class Baseline:
+    code: Path  # the job's code every run of the session uses (harness.code_snapshot)
     bootstrap: str
     messages: list[Message]
     sent: dict[Coords, Message]
@@ -34,8 +35,9 @@ def baseline(kafka_broker, fault_messages, tmp_path_factory) -> Baseline:
     """The input on the shared broker and the output of one undisturbed run over it."""
     sent = publish(kafka_broker.bootstrap, fault_messages)
     tmp = tmp_path_factory.mktemp("baseline")
+    code = code_snapshot(tmp / "code")
     out = tmp / "out"
-    with JobProcess(run_args(kafka_broker.bootstrap, "baseline", out, rate=0), tmp / "job.log") as job:
+    with JobProcess(code, run_args(kafka_broker.bootstrap, "baseline", out, rate=0), tmp / "job.log") as job:
         rc = job.wait(180)
         assert rc == 0, job.tail()
         log = job.log()
@@ -44,7 +46,7 @@ def baseline(kafka_broker, fault_messages, tmp_path_factory) -> Baseline:
     accepted = {row[-1] for row in output.rows.values() if row[4] == "accepted"}
     assert len(accepted) >= 12 and set(output.files) == accepted  # crops only, each in the manifest
     assert not output.temps
-    return Baseline(kafka_broker.bootstrap, fault_messages, sent, out, output, log)
+    return Baseline(code, kafka_broker.bootstrap, fault_messages, sent, out, output, log)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -200,8 +201,23 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str, job
         time.sleep(every_s)
 
 
-def job_env(**extra: str) -> dict[str, str]:
+def code_snapshot(dest: Path) -> Path:
+    """A copy of the job's code (the package, spark-submit.sh, conf/; jars/ and .venv linked) that
+    every run of a session uses: the runs it compares run the same code even while the working
+    tree changes under a long session."""
+    dest.mkdir(parents=True)
+    shutil.copytree(ROOT / "stream_processor", dest / "stream_processor",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(ROOT / "conf", dest / "conf")
+    shutil.copy2(ROOT / "spark-submit.sh", dest / "spark-submit.sh")
+    for name in ("jars", ".venv"):
+        (dest / name).symlink_to(ROOT / name)
+    return dest
+
+
+def job_env(code: Path, **extra: str) -> dict[str, str]:
     env = {**os.environ, "PYSPARK_PYTHON": PYTHON, "PYSPARK_DRIVER_PYTHON": PYTHON, "SPARK_LOCAL_IP": "127.0.0.1",
+           "PYTHONPATH": str(code),
            # No web UI, no progress bar: two cores are shared with the broker and the tests.
            "PYSPARK_SUBMIT_ARGS": "--conf spark.ui.enabled=false --conf spark.ui.showConsoleProgress=false pyspark-shell"}
     env.update(extra)
@@ -219,16 +235,17 @@ class JobProcess:
     """The job (`python -m stream_processor run ...`, or any command) in its own session, its
     stdout and stderr in `log_path`. Leaving the `with` block kills whatever is left of it."""
 
-    def __init__(self, args: Sequence[str], log_path: Path, command: Optional[Sequence[str]] = None,
+    def __init__(self, code: Path, args: Sequence[str], log_path: Path, command: Optional[Sequence[str]] = None,
                  env: Optional[dict[str, str]] = None):
+        self.code = code  # a code_snapshot: the working folder, on the Python path of driver and workers
         self.command = list(command or [PYTHON, "-m", "stream_processor", "run"]) + list(args)
         self.log_path = log_path
-        self.env = env or job_env()
+        self.env = env or job_env(code)
         self.proc: Optional[subprocess.Popen] = None
 
     def __enter__(self) -> "JobProcess":
         with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            self.proc = subprocess.Popen(self.command, cwd=self.code, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         return self
 

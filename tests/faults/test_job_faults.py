@@ -5,6 +5,7 @@ coordinates. Every run has its own consumer group and output folder."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -24,25 +25,117 @@ def test_undisturbed_run_dead_letters_every_undecodable_message(baseline):
     assert {"no_face", "multiple_faces"} <= set(reasons)
 
 
+def _crop_offsets(out: Path) -> dict[int, int]:
+    """partition -> 1 + the highest offset with a crop on disk."""
+    found: dict[int, int] = {}
+    for path in out.glob("*/*.png"):
+        m = re.fullmatch(rf"{re.escape(TOPIC)}-p(\d+)-o(\d+)\.png", path.name)
+        if m:
+            p, o = int(m.group(1)), int(m.group(2))
+            found[p] = max(found.get(p, 0), o + 1)
+    return found
+
+
 def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, fresh_group, tmp_path):
     total = len(baseline.messages)
     out, dlq = tmp_path / "out", f"{TOPIC}.dlq.{fresh_group}"
     args = run_args(baseline.bootstrap, fresh_group, out, rate=3, extra=["--dlq-topic", dlq])
-    with JobProcess(args, tmp_path / "first.log") as job:
-        # Mid-stream: a batch is committed, more are to come (and one is likely being written).
-        committed = wait_until(lambda: (lambda c: c if 0 < sum(c.values()) < total - 4 else None)(
-            committed_total(baseline.bootstrap, fresh_group)), 120, "a first committed batch", job, 0.1)
+
+    def output_ahead_of_commits():
+        """Mid-stream, at the worst moment: a batch is committed, and a later one has written
+        crops (its manifest may or may not be written) but is not committed yet."""
+        committed = committed_total(baseline.bootstrap, fresh_group)
+        if not 0 < sum(committed.values()) < total - 6:
+            return None
+        ahead = {p: n for p, n in _crop_offsets(out).items() if n > committed.get(p, 0)}
+        return (committed, ahead) if ahead else None
+
+    with JobProcess(baseline.code, args, tmp_path / "first.log") as job:
+        committed, ahead = wait_until(output_ahead_of_commits, 120, "crops of an uncommitted batch", job, 0.05)
         job.kill()  # SIGKILL: driver, JVM and Python workers at once, no shutdown hook
     assert job.proc.returncode == -9
     assert sum(committed_total(baseline.bootstrap, fresh_group).values()) < total
 
-    with JobProcess(args, tmp_path / "second.log") as job:
+    with JobProcess(baseline.code, args, tmp_path / "second.log") as job:
         assert job.wait(180) == 0, job.tail()
         restarted = job.log()
     assert "inputs=" in restarted
-    assert committed_total(baseline.bootstrap, fresh_group) == {p: n for p, n in manifest_coverage(out).items()}
+    assert committed_total(baseline.bootstrap, fresh_group) == manifest_coverage(out)
     got = snapshot(out)
-    assert_same_output(got, snapshot(baseline.output_dir) if False else baseline.output)
-    assert got.raw_rows >= total  # re-read records give duplicate rows (deduped above), never fewer
+    assert_same_output(got, baseline.output)  # the crops written before the kill were rewritten, same bytes
     assert_dead_letters(baseline.bootstrap, dlq, baseline.sent)
-    print(f"killed after commit {committed}; {got.raw_rows} manifest rows for {total} records")
+    print(f"killed with commits at {committed}, crops up to {ahead}; "
+          f"{got.raw_rows} manifest rows for {total} records, {len(got.temps)} temp files left")
+
+
+def _block(path: Path, aside: Path) -> None:
+    """Puts a regular file where the folder `path` is (or will be): root ignores permissions,
+    but nobody can create files inside a file."""
+    if path.exists():
+        os.rename(path, aside)
+    path.write_bytes(b"not a folder\n")
+
+
+def _unblock(path: Path, aside: Path) -> None:
+    path.unlink()
+    if aside.exists():
+        os.rename(aside, path)
+
+
+def test_unwritable_output_fails_the_batch_uncommitted_then_recovers(baseline, fresh_group, tmp_path):
+    total = len(baseline.messages)
+    out, aside = tmp_path / "out", tmp_path / "aside"
+    aside.mkdir()
+    args = run_args(baseline.bootstrap, fresh_group, out, rate=3)
+    with JobProcess(baseline.code, args, tmp_path / "job.log") as job:
+        wait_until(lambda: sum(committed_total(baseline.bootstrap, fresh_group).values()) > 0, 120,
+                   "a first committed batch", job, 0.1)
+        broken = [(out / "_manifest", aside / "_manifest"), (out / "bob", aside / "bob")]
+        for path, moved in broken:
+            _block(path, moved)
+        try:
+            wait_until(lambda: "FAILED (attempt 1 of" in job.log(), 60, "a loud FAILED line", job)
+            # While the output is broken nothing more is committed than the durable manifest covers
+            # (the aside copy: the job cannot write the manifest now), and the commits stop.
+            seen = []
+            for _ in range(8):
+                committed = committed_total(baseline.bootstrap, fresh_group)
+                coverage = manifest_coverage(aside, manifest="_manifest")
+                assert all(committed.get(p, 0) <= coverage[p] for p in coverage), (committed, coverage)
+                seen.append(committed)
+                time.sleep(0.5)
+            assert seen[-1] == seen[-2] and sum(seen[-1].values()) < total, seen
+            assert job.proc.poll() is None, "the job retries a failed batch; it must not have stopped"
+        finally:
+            for path, moved in broken:
+                _unblock(path, moved)
+        assert job.wait(240) == 0, job.tail()
+    failed = [line for line in job.log().splitlines() if "FAILED" in line]
+    assert failed and all("offsets not committed" in line for line in failed), failed
+    assert_same_output(snapshot(out), baseline.output)
+    assert committed_total(baseline.bootstrap, fresh_group) == manifest_coverage(out)
+
+
+def test_reset_group_reprocesses_everything_without_new_or_changed_files(baseline, tmp_path):
+    """An operator resets the baseline's group to the earliest offsets and restarts the job on the
+    same output: every record is processed again, and the output folder does not change."""
+    from kafka import KafkaAdminClient, TopicPartition
+    from kafka.admin import OffsetSpec
+
+    from stream_processor.report import manifest_rows
+
+    out = copy_output(baseline.output_dir, tmp_path / "out")
+    before = snapshot(out)
+    admin = KafkaAdminClient(bootstrap_servers=baseline.bootstrap)
+    try:
+        reset = admin.reset_group_offsets("baseline", {TopicPartition(TOPIC, p): OffsetSpec.EARLIEST for p in (0, 1)})
+    finally:
+        admin.close()
+    assert {tp.partition: r["offset"] for tp, r in reset.items()} == {0: 0, 1: 0}, reset
+    with JobProcess(baseline.code, run_args(baseline.bootstrap, "baseline", out, rate=0), tmp_path / "job.log") as job:
+        assert job.wait(180) == 0, job.tail()
+    after = snapshot(out)
+    assert_same_output(after, before)
+    assert after.raw_rows == 2 * before.raw_rows  # processed again: readers dedupe by coordinates
+    assert len(manifest_rows(out)) == len(baseline.messages)
+    assert not after.temps

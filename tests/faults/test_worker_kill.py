@@ -1,0 +1,153 @@
+"""On a standalone master with two workers (scripts/local-cluster.sh), the job submitted with
+spark-submit.sh loses one worker's executor (JVM and Python workers, SIGKILL) while it runs a
+task of a batch: Spark runs the lost tasks again on the executors left, and the output is the
+baseline's, byte for byte."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.test_local_cluster import SCRIPT, free_ports, kill_leftovers
+from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total, job_env,
+                                  manifest_coverage, run_args, snapshot, wait_until)
+
+pytestmark = pytest.mark.faults
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def _descendants(pid: int) -> list[int]:
+    tree, found, todo = _children(), [], [pid]
+    while todo:
+        for child in tree.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+class PythonActivity:
+    """Whether a Python worker of an executor runs a task now: its Python processes used CPU since
+    the last look. (/proc is cheap to read every few ms; the driver's REST API is not.)"""
+
+    def __init__(self, executor_pid: int):
+        self.executor_pid = executor_pid
+        self.last = self._cpu()
+        self.looks = 0
+
+    def _cpu(self) -> int:
+        ticks = 0
+        for pid in _descendants(self.executor_pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if any("pyspark" in a for a in _cmdline(pid)):
+                ticks += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks (10 ms)
+        return ticks
+
+    def busy(self) -> bool:
+        self.looks += 1
+        now = self._cpu()
+        used, self.last = now - self.last, now
+        return used >= 2  # 20 ms of CPU since the last look, a few ms ago: computing, not idling
+
+
+def executor_processes() -> dict[str, tuple[int, str]]:
+    """executor id -> (pid of its JVM, its work folder) of the executors running on this machine."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        args = _cmdline(int(entry))
+        if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in args:
+            try:
+                found[args[args.index("--executor-id") + 1]] = (int(entry), os.readlink(f"/proc/{entry}/cwd"))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    master, master_ui, ui1, _ui2 = free_ports(4)
+    env = {**os.environ, "SPARK_LOCAL_STATE": str(tmp_path / "spark"), "SPARK_MASTER_PORT": str(master),
+           "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
+           "SPARK_CLUSTER_START_TIMEOUT": "120"}
+    try:
+        started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=180,
+                                 stdin=subprocess.DEVNULL)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield {"master": f"spark://127.0.0.1:{master}", "state": tmp_path / "spark"}
+    finally:
+        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
+        kill_leftovers(tmp_path)
+
+
+def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, cluster, tmp_path):
+    code, group, out = baseline.code, "worker-kill", tmp_path / "out"
+    dlq = f"{TOPIC}.dlq.{group}"
+    submit = [str(code / "spark-submit.sh"), "--master", cluster["master"],
+              "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq])]
+    job = JobProcess(code, [], tmp_path / "job.log", command=submit, env=job_env(code))
+    try:
+        with job:
+            # This cluster's executors (their work folders are in its state folder), one per worker.
+            ours = lambda: {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster["state"]))}
+            executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
+                                   "an executor on each worker", job)
+            victim = next(i for i, (_, cwd) in executors.items() if f"{os.sep}worker-1{os.sep}" in cwd + os.sep)
+            pid = executors[victim][0]
+            activity = PythonActivity(pid)
+            # Mid-stream: a batch is done, the next ones are queued; kill when the victim runs a task.
+            wait_until(lambda: job.batch_lines(), 180, "a first batch", job, 0.1)
+            batches_before = len(job.batch_lines())
+            activity.busy()
+            wait_until(activity.busy, 90, f"a running task on executor {victim}", job, 0.02)
+            doomed = [pid] + _descendants(pid)  # its JVM and its Python workers
+            for p in doomed:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed_at = time.monotonic()
+            assert job.wait(300) == 0, job.tail()
+            assert len(job.batch_lines()) > batches_before, "the kill came after the last batch, not during one"
+            print(f"killed executor {victim} (pids {doomed}) after {activity.looks} looks, {batches_before} batches;"
+                  f" the job ended {time.monotonic() - killed_at:.0f} s later")
+    finally:
+        if job.proc is not None and job.proc.poll() is None:
+            job.proc.terminate()  # spark-submit.sh forwards it to the driver and stops spark-submit
+            try:
+                job.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        kill_leftovers(code / "dist")  # the driver and spark-submit run from the snapshot's dist/
+    log = job.log()
+    assert "Lost executor" in log and "ExecutorLostFailure" in log, \
+        "no task was lost with the executor:\n" + job.tail()
+    assert_same_output(snapshot(out), baseline.output)
+    assert committed_total(baseline.bootstrap, group) == manifest_coverage(out)
+    assert_dead_letters(baseline.bootstrap, dlq, baseline.sent)

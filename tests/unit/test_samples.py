@@ -1,0 +1,145 @@
+"""Sample frames built from real faces (scikit-image): deterministic, with honest ground truth."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from stream_processor.records import Box
+from stream_processor.samples import (
+    ASTRONAUT_FACE,
+    FACE_MAX,
+    FACE_MIN,
+    astronaut,
+    encode,
+    lfw_faces,
+    lfw_non_faces,
+    make_frame,
+    message,
+    mixed_frames,
+)
+
+pytestmark = pytest.mark.unit
+
+SEEDS = range(100, 112)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return {kind: [make_frame(kind, seed) for seed in SEEDS] for kind in ("one", "two", "none")}
+
+
+def _disjoint(a: Box, b: Box) -> bool:
+    return a.x + a.w <= b.x or b.x + b.w <= a.x or a.y + a.h <= b.y or b.y + b.h <= a.y
+
+
+def test_lfw_subset_is_100_faces_then_100_non_faces():
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_alt2.xml")
+
+    def found(patch: np.ndarray) -> bool:
+        big = cv2.copyMakeBorder(cv2.resize(patch, (60, 60), interpolation=cv2.INTER_CUBIC), 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=128)
+        return len(cascade.detectMultiScale(big, 1.1, 3, minSize=(40, 40))) > 0
+
+    assert lfw_faces().shape == lfw_non_faces().shape == (100, 25, 25)
+    assert lfw_faces().dtype == np.uint8
+    assert sum(found(p) for p in lfw_faces()) >= 90
+    assert sum(found(p) for p in lfw_non_faces()) <= 3
+
+
+def test_frames_hold_the_promised_faces(frames):
+    for kind, count in (("one", 1), ("two", 2), ("none", 0)):
+        for frame in frames[kind]:
+            assert frame.kind == kind
+            assert frame.image.shape == (480, 640, 3) and frame.image.dtype == np.uint8
+            assert len(frame.faces) == len(frame.sources) == count
+            for face in frame.faces:
+                assert FACE_MIN <= max(face.w, face.h) <= FACE_MAX
+                assert face.x >= 0 and face.y >= 0 and face.x + face.w <= 640 and face.y + face.h <= 480
+            for source in frame.sources:
+                assert source == "astronaut" or source.startswith("lfw:")
+    for frame in frames["two"]:
+        assert _disjoint(*frame.faces)
+
+
+def test_the_face_is_really_there(frames):
+    # The pasted face differs from the background photo: the area under its box has structure.
+    for frame in frames["one"]:
+        f = frame.faces[0]
+        gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
+        assert gray[f.y:f.y + f.h, f.x:f.x + f.w].std() > 10
+
+
+def test_frames_are_deterministic_and_vary_with_the_seed():
+    a, b, c = make_frame("two", 5), make_frame("two", 5), make_frame("two", 6)
+    assert np.array_equal(a.image, b.image) and a.faces == b.faces and a.sources == b.sources
+    assert not np.array_equal(a.image, c.image)
+    assert not np.array_equal(make_frame("one", 5).image, make_frame("none", 5).image)
+
+
+def test_other_frame_sizes():
+    small = make_frame("two", 1, width=320, height=240)
+    assert small.image.shape == (240, 320, 3)
+    assert len(small.faces) == 2 and _disjoint(*small.faces)
+    assert all(f.x + f.w <= 320 and f.y + f.h <= 240 for f in small.faces)
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(ValueError):
+        make_frame("three", 0)
+
+
+def test_astronaut_is_the_original_picture():
+    from skimage import data
+
+    frame = astronaut()
+    assert frame.faces == (ASTRONAUT_FACE,)
+    assert np.array_equal(frame.image, data.astronaut()[:, :, ::-1])  # BGR
+
+
+def test_mixed_frames_is_deterministic_and_mixes_kinds():
+    first = list(mixed_frames(20, seed=3))
+    kinds = [f.kind for f in first]
+    assert kinds == [f.kind for f in mixed_frames(20, seed=3)]
+    assert np.array_equal(first[7].image, list(mixed_frames(8, seed=3))[7].image)  # a prefix
+    assert set(kinds) == {"one", "two", "none"}
+    assert 9 <= kinds.count("one") <= 19
+    assert [f.kind for f in mixed_frames(3, seed=3, one=0, two=1, none=0)] == ["two"] * 3
+    assert list(mixed_frames(0, seed=3)) == []
+    with pytest.raises(ValueError):
+        list(mixed_frames(3, seed=3, one=0, two=0, none=0))
+
+
+def test_encode_png_is_lossless_and_jpeg_is_jpeg(frames):
+    image = frames["one"][0].image
+    png = encode(image, "png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert np.array_equal(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), image)
+    jpeg = encode(image, "jpeg", quality=80)
+    assert jpeg[:3] == b"\xff\xd8\xff"
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded.shape == image.shape
+    assert np.abs(decoded.astype(int) - image).mean() < 8
+    assert len(encode(image, "jpeg", quality=30)) < len(jpeg)
+    with pytest.raises(ValueError):
+        encode(image, "gif")
+
+
+def test_message_follows_the_input_contract():
+    body = json.loads(message("alice", b"\x89PNG data"))
+    assert body == {"username": "alice", "imageData": base64.b64encode(b"\x89PNG data").decode(), "timestamp": "11/27/2026, 10:00:00"}
+    assert "timestamp" not in json.loads(message("bob", b"x", timestamp=None))
+    extra = json.loads(message("bob", b"x", timestamp="2026-11-27T10:00:00Z", camera=3, imageData="!!"))
+    assert extra["camera"] == 3 and extra["imageData"] == "!!" and extra["timestamp"] == "2026-11-27T10:00:00Z"
+    assert message("bob", b"x") == message("bob", b"x")
+
+
+def test_scikit_image_is_not_a_runtime_import():
+    code = "import sys, stream_processor.samples, stream_processor.detect, stream_processor.crop; sys.exit('skimage' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2]).returncode == 0
