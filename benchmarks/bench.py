@@ -82,7 +82,10 @@ def machine() -> dict[str, Any]:
 def encoded_frames(n: int, seed: int) -> dict[str, list[bytes]]:
     """n frames from samples.mixed_frames(n, seed, 0.7, 0.15, 0.15) as PNG and JPEG files;
     cached in .local/bench/ (they take ~60 ms each to build)."""
-    path = CACHE / f"frames-{n}-{seed}-v1.pkl"
+    import hashlib
+
+    version = hashlib.sha1((ROOT / "stream_processor" / "samples.py").read_bytes()).hexdigest()[:10]
+    path = CACHE / f"frames-{n}-{seed}-{version}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)
@@ -175,7 +178,8 @@ def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path,
 
 
 def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: Any) -> None:
-    """ms per frame by stage, one process, one OpenCV thread (the limit's per-core view)."""
+    """CPU ms per frame by stage, one process, one OpenCV thread (the limit's per-core view).
+    CPU time, not wall time: on a busy machine it stays what a quiet one would show."""
     from stream_processor.crop import crop_face, encode_png
     from stream_processor.detect import detector_for
     from stream_processor.imaging import decode_image
@@ -190,21 +194,22 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
     for rnd in range(2):  # the first round warms up
         for k in t:
             t[k] = 0.0
+        clock = time.process_time
         for i, value in enumerate(msgs):
-            t0 = time.perf_counter()
+            t0 = clock()
             frame = parse_message(value, cfg.max_message_bytes)
-            t1 = time.perf_counter()
+            t1 = clock()
             image = decode_image(frame.image, cfg.max_image_pixels)
-            t2 = time.perf_counter()
+            t2 = clock()
             boxes = detector.detect(image)
-            t3 = time.perf_counter()
+            t3 = clock()
             if len(boxes) == 1:
                 crop = encode_png(crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size))
                 folder = folders.get(frame.username)
                 if folder is None:
                     folder = folders[frame.username] = UserFolder(out_dir, frame.username, cfg.max_images_per_user)
                 folder.write(crop_name(TOPIC_LABEL, rnd, i), crop)
-            t4 = time.perf_counter()
+            t4 = clock()
             t["parse"] += t1 - t0
             t["decode"] += t2 - t1
             t["detect"] += t3 - t2
@@ -612,21 +617,28 @@ def _submit_sessions(parent: int) -> list[int]:
     return found
 
 
-def steady_rate(batches: list[BatchLine], cpu: list[dict[str, float]]) -> dict[str, Any]:
-    """Frames/s from the batches after the first: their records over the time from the end of
-    the first batch to the end of the last (a short remainder batch at the end is left out);
-    and the CPU time the job's processes (and the broker) spent per frame meanwhile."""
-    if len(batches) < 3:
-        raise RuntimeError(f"only {len(batches)} batches: give more --frames or a smaller --max-rate-per-partition")
-    steady = batches[1:]
-    typical = statistics.median(b.inputs for b in steady)
-    if len(steady) > 2 and steady[-1].inputs < typical / 2:
+def steady_rate(batches: list[BatchLine], cpu: list[dict[str, float]], warmup_s: float) -> dict[str, Any]:
+    """Frames/s in steady state: the records of the batches that ended more than `warmup_s`
+    after the first batch (never the first batch: Python workers, cascades, JIT), over the time
+    from the end of the batch before them to the end of the last one (a short remainder batch
+    at the end is left out); and the CPU time that the job's processes and the broker spent
+    per frame meanwhile."""
+    start = 0
+    while start + 1 < len(batches) and batches[start + 1].logged < batches[0].logged + warmup_s:
+        start += 1
+    steady = batches[start + 1:]
+    if steady and len(steady) > 2 and steady[-1].inputs < statistics.median(b.inputs for b in steady) / 2:
         steady = steady[:-1]
-    span = steady[-1].logged - batches[0].logged
+    if len(steady) < 2:
+        raise RuntimeError(f"only {len(steady)} batches after the warm-up: give a longer --pipeline-seconds "
+                           "or a smaller --max-rate-per-partition")
+    end = start + len(steady)
+    span = batches[end].logged - batches[start].logged
     frames = sum(b.inputs for b in steady)
-    used = {g: cpu[len(steady)][g] - cpu[0][g] for g in cpu[0]}
+    used = {g: cpu[end][g] - cpu[start][g] for g in cpu[start]}
     return {"pipeline_fps": frames / span, "pipeline_busy_fps": frames / sum(b.seconds for b in steady),
-            "pipeline_batches": len(steady), "pipeline_frames_timed": frames, "pipeline_seconds": span,
+            "pipeline_batches": len(steady), "pipeline_warmup_batches": start + 1,
+            "pipeline_frames_timed": frames, "pipeline_seconds": span,
             "pipeline_cpu_ms_per_frame": 1e3 * sum(used.values()) / frames,
             "pipeline_cpu_ms_by_process": {g: round(1e3 * v / frames, 2) for g, v in used.items()},
             "batch_sizes": [b.inputs for b in batches], "batch_seconds": [round(b.seconds, 2) for b in batches]}
@@ -645,6 +657,8 @@ class PipelineSettings:
     max_rate_per_partition: int
     latency_s: float
     load: float
+    backlog: int = 0  # records in the backlog (the frames, cycled); 0 = one of each
+    warmup_s: float = 20.0
     confs: list[str] = field(default_factory=list)
     job_args: list[str] = field(default_factory=list)
     root: Path = ROOT  # the checkout whose spark-submit.sh (and so whose code) is submitted
@@ -660,11 +674,14 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     cfg = Config(bootstrap_servers=broker.bootstrap, topic=topic, group_id=topic)
     kafka_io.ensure_topic(cfg, topic, partitions=s.partitions)
     kafka_io.ensure_topic(cfg, cfg.dead_letter_topic)
-    say(f"{fmt}: producing a backlog of {len(msgs)} frames to {topic} ({s.partitions} partitions)")
-    futures = [producer.send(topic, v) for v in msgs]
-    producer.flush()
-    for f in futures:
-        producer.metadata(f)
+    backlog = max(len(msgs), s.backlog)
+    say(f"{fmt}: producing a backlog of {backlog} records ({len(msgs)} frames, cycled) to {topic} "
+        f"({s.partitions} partitions)")
+    for chunk in _chunks(list(range(backlog)), 500):
+        futures = [producer.send(topic, msgs[i % len(msgs)]) for i in chunk]
+        producer.flush()
+        for f in futures:
+            producer.metadata(f)
     out = tmp / f"out-{topic}"
     log = tmp / f"job-{topic}.log"
     ui_port = free_ports(1)[0]
@@ -679,10 +696,11 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     say(f"{fmt}: submitting the job (batch interval {s.batch_interval_s} s, maxRatePerPartition "
         f"{s.max_rate_per_partition}); log {log}")
     job = Job(cmd, env, log, lambda: cluster.pids() + broker.pids())
-    result: dict[str, Any] = {"topic_partitions": s.partitions, "max_rate_per_partition": s.max_rate_per_partition}
+    result: dict[str, Any] = {"topic_partitions": s.partitions, "max_rate_per_partition": s.max_rate_per_partition,
+                              "pipeline_backlog": backlog, "pipeline_warmup_s": s.warmup_s}
     try:
-        job.wait_consumed(len(msgs), timeout=300 + len(msgs) * 2)
-        rate = steady_rate(list(job.batches), list(job.cpu))
+        job.wait_consumed(backlog, timeout=300 + backlog)
+        rate = steady_rate(list(job.batches), list(job.cpu), s.warmup_s)
         result.update(rate)
         result["pipeline_accepted"] = sum(b.accepted for b in job.batches)
         say(f"{fmt}: pipeline {rate['pipeline_fps']:.1f} frames/s over {rate['pipeline_batches']} batches "
@@ -774,6 +792,10 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--partitions", type=int, default=0, help="topic partitions; 0 = the core count")
     p.add_argument("--max-rate-per-partition", type=int, default=0,
                    help="the job's maxRatePerPartition; 0 = 1.5 x the limit's rate / partitions")
+    p.add_argument("--pipeline-seconds", type=float, default=60.0,
+                   help="steady-state time the backlog should last (frames cycled; sized by the limit's rate)")
+    p.add_argument("--warmup-seconds", type=float, default=20.0,
+                   help="pipeline batches ending this soon after the first one are warm-up (as is the first)")
     p.add_argument("--latency-seconds", type=float, default=40.0, help="length of the latency phase; 0 skips it")
     p.add_argument("--load", type=float, default=0.7, help="latency phase rate as a share of the measured maximum")
     p.add_argument("--limit-fps", type=float, default=0.0, help="with --only pipeline: the rate to size batches by")
@@ -784,6 +806,18 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (job logs)")
     return p.parse_args(argv)
+
+
+def attempt(row: dict[str, Any], what: str, measure: Callable[[], dict[str, Any]]) -> bool:
+    """Runs one measurement into `row`; a failure is recorded there (and printed), not raised."""
+    try:
+        row.update(measure())
+        return True
+    except Exception as exc:  # noqa: BLE001 - one failed measurement must not lose the others
+        text = f"{type(exc).__name__}: {exc}"
+        row.setdefault("errors", {})[what] = text[-4000:]
+        say(f"{row['format']}, {row['cores']} cores: {what} FAILED: {text[-2000:]}")
+        return False
 
 
 def _on_sigterm(*_: Any) -> None:
@@ -828,39 +862,54 @@ def main(argv: Optional[list[str]] = None) -> int:
             for cores in args.cores:
                 cluster = None
                 if "pipeline" in args.only:
-                    cluster = Cluster(tmp, cores).start()
-                    stack.callback(cluster.stop)
+                    try:
+                        cluster = Cluster(tmp, cores)
+                        stack.callback(cluster.stop)
+                        cluster.start()
+                    except Exception as exc:  # noqa: BLE001 - recorded in the rows, the run goes on
+                        say(f"the cluster of {cores} cores did not start: {exc}")
+                        cluster = exc
                 for fmt in args.formats:
                     row: dict[str, Any] = {"cores": cores, "format": fmt, "frames": args.frames, "load": args.load,
                                            "batch_interval_s": args.batch_interval}
                     rows.append(row)
                     if "limit" in args.only:
-                        row["stage_ms"] = measure_stages(paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))
-                        say(f"{fmt}: ms per frame by stage: " + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
-                        row.update(measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup))
-                        say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
-                            f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
+                        if attempt(row, "stages", lambda: {"stage_ms": measure_stages(
+                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):
+                            say(f"{fmt}: CPU ms per frame by stage: "
+                                + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
+                        if attempt(row, "limit", lambda: measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup)):
+                            say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
+                                f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
                     if "seed" in args.only:
-                        row.update(measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),
-                                                args.seed_batch, py))
-                        say(f"{fmt}: seed {row['seed_fps']:.1f} frames/s")
+                        if attempt(row, "seed", lambda: measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),
+                                                                     args.seed_batch, py)):
+                            say(f"{fmt}: seed {row['seed_fps']:.1f} frames/s")
                     if "pipeline" in args.only:
                         partitions = args.partitions or cores
                         sizing = row.get("limit_fps") or args.limit_fps or 30.0 * cores
+                        rate = args.max_rate_per_partition or max(1, math.ceil(1.5 * sizing / partitions))
+                        first = rate * partitions * args.batch_interval
                         settings = PipelineSettings(
-                            batch_interval_s=args.batch_interval, partitions=partitions,
-                            max_rate_per_partition=args.max_rate_per_partition or max(1, math.ceil(1.5 * sizing / partitions)),
+                            batch_interval_s=args.batch_interval, partitions=partitions, max_rate_per_partition=rate,
                             latency_s=args.latency_seconds, load=args.load, confs=args.conf,
-                            job_args=shlex.split(args.job_args), root=args.root.resolve())
-                        row.update(measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
-                                                    producer, tmp, py, args.keep))
+                            job_args=shlex.split(args.job_args), root=args.root.resolve(),
+                            backlog=int(first + sizing * (args.warmup_seconds + args.pipeline_seconds)),
+                            warmup_s=args.warmup_seconds)
+
+                        def pipeline() -> dict[str, Any]:
+                            if isinstance(cluster, Exception):
+                                raise RuntimeError(f"no cluster: {cluster}")
+                            return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
+                                                    producer, tmp, py, args.keep)
+                        attempt(row, "pipeline", pipeline)
                     if row.get("pipeline_fps") and row.get("limit_fps"):
                         row["pipeline_vs_limit"] = row["pipeline_fps"] / row["limit_fps"]
                     if row.get("pipeline_cpu_ms_per_frame") and row.get("limit_cpu_ms_per_frame"):
                         row["cpu_efficiency"] = row["limit_cpu_ms_per_frame"] / row["pipeline_cpu_ms_per_frame"]
                     if row.get("pipeline_fps") and row.get("seed_fps"):
                         row["pipeline_vs_seed"] = row["pipeline_fps"] / row["seed_fps"]
-                if cluster is not None:
+                if isinstance(cluster, Cluster):
                     cluster.stop()
         except KeyboardInterrupt:
             interrupted = True

@@ -83,7 +83,7 @@ class FaceDetector:
             for r, v in zip(np.asarray(rects).reshape(-1, 4), np.asarray(votes).reshape(-1))
         ]
         hits = [h for h in hits if min(h.box.w, h.box.h) >= min_side]
-        return [h.box for h in _suppress_duplicates(hits)]
+        return sorted((h.box for h in _suppress_duplicates(hits)), key=lambda b: (b.y, b.x))
 
 
 _CASCADES: dict[str, cv2.CascadeClassifier] = {}
@@ -167,4 +167,4 @@ def _suppress_duplicates(hits: list[_Hit]) -> list[_Hit]:
     for hit in sorted(hits, key=lambda h: (-h.votes, -h.box.w * h.box.h, h.box.x, h.box.y)):
         if all(_overlap(hit.box, k.box) < _DUPLICATE_OVERLAP for k in kept):
             kept.append(hit)
-    return sorted(kept, key=lambda h: (h.box.y, h.box.x))
+    return kept

@@ -207,13 +207,18 @@ def commit_offsets(stream_id: int, rdd: "RDD[Any]") -> list[OffsetRange]:
     return ranges
 
 
-def source_records(spark: "SparkSession", rdd: "RDD[Any]") -> "RDD[Any] | DataFrame":
-    """The batch for `batch.process_batch`: the bridge's record tuples as they are (they cross
-    from the JVM to Python once, already pickled) when the batch has a partition for every core;
-    else the DataFrame built in the JVM, which process_batch spreads over the cores there."""
-    if rdd.getNumPartitions() >= spark.sparkContext.defaultParallelism:
+def source_records(spark: "SparkSession", rdd: "RDD[Any]") -> "RDD[Any]":
+    """The batch for `batch.process_batch`: the bridge's record tuples, which cross from the JVM
+    to Python once, already pickled. A batch with fewer Kafka partitions than cores is first
+    spread over the cores in the JVM (the bridge shuffles the pickled records)."""
+    from pyspark import RDD
+    from pyspark.serializers import BatchedSerializer, PickleSerializer
+
+    slots = spark.sparkContext.defaultParallelism
+    if rdd.getNumPartitions() >= slots:
         return rdd
-    return source_dataframe(spark, rdd)
+    spread = _bridge(rdd.ctx._jvm).pickledRepartition(_java_rdd(rdd), slots)
+    return RDD(spread, rdd.ctx, BatchedSerializer(PickleSerializer()))
 
 
 def source_dataframe(spark: "SparkSession", rdd: "RDD[Any]") -> "DataFrame":

@@ -3,15 +3,14 @@ undisturbed run of the job over it that every disturbed run is compared with."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import (TOPIC, Coords, JobProcess, Message, Output, build_messages, code_snapshot, publish,
-                                  run_args, snapshot)
+from tests.faults.harness import (Coords, JobProcess, Message, Output, build_messages, code_snapshot, publish, run_args,
+                                  snapshot)
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,3 @@ def baseline(kafka_broker, fault_messages, tmp_path_factory) -> Baseline:
 def fresh_group() -> str:
     return f"faults-{uuid.uuid4().hex[:8]}"
 
-
-def copy_output(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, symlinks=True)
-    return dst
-
-
-__all__ = ["Baseline", "TOPIC", "copy_output"]

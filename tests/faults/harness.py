@@ -136,6 +136,11 @@ def assert_same_output(got: Output, want: Output) -> None:
         f"  {k}: {got.rows[k]} != {want.rows[k]}" for k in differ[:5])
 
 
+def copy_output(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
 def manifest_coverage(output_dir: str | Path, topic: str = TOPIC, manifest: str = MANIFEST_DIR) -> dict[int, int]:
     """partition -> n such that offsets 0..n-1 all have a manifest row in `manifest`."""
     import pyarrow.dataset as ds

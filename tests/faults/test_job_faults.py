@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import copy_output
 from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total,
-                                  manifest_coverage, run_args, snapshot, wait_until)
+                                  copy_output, manifest_coverage, run_args, snapshot, wait_until)
 
 pytestmark = pytest.mark.faults
 

@@ -19,7 +19,7 @@ from stream_processor.imaging import JPEG_MAGIC, PNG_MAGIC
 from stream_processor.records import Reason
 from stream_processor.replay import replay
 from stream_processor.report import manifest_rows
-from stream_processor.samples import astronaut, encode, message
+from stream_processor.samples import astronaut, encode
 
 pytestmark = pytest.mark.spark
 MAX_MESSAGE = 1 * MIB

@@ -198,6 +198,19 @@ public final class KafkaBridge {
     return spark.createDataFrame(rows, SOURCE_SCHEMA);
   }
 
+  /**
+   * The batch's records spread over {@code partitions} partitions in the JVM, for a batch with
+   * fewer Kafka partitions than cores: each record is pickled on its own, as a one-record list
+   * ({@code ConsumerRecord} is not serializable), then the pickles are shuffled. Python reads the
+   * result as it reads {@link Stream#pickled}: no per-value String round trip through Spark's
+   * Pyrolite pickler, as a DataFrame's {@code .rdd} would take.
+   */
+  public static JavaRDD<byte[]> pickledRepartition(Object rdd, int partitions) {
+    @SuppressWarnings("unchecked")
+    RDD<ConsumerRecord<byte[], byte[]>> records = (RDD<ConsumerRecord<byte[], byte[]>>) kafkaRdd(rdd);
+    return records.toJavaRDD().map(r -> TuplePickle.dumps(List.of(r))).repartition(partitions);
+  }
+
   /** The active context's input stream with this id, as the object that can commit. */
   static CanCommitOffsets inputStream(int streamId) {
     scala.Option<StreamingContext> active = StreamingContext.getActive();

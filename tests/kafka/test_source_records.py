@@ -1,0 +1,48 @@
+"""kafka_io.source_records: what the job hands the batch function. A batch with a Kafka partition
+for every core comes as the bridge's pickled tuples, as they are; one with fewer partitions is
+spread over the cores in the JVM (KafkaBridge.pickledRepartition), every record once, unchanged."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from stream_processor import kafka_io
+from stream_processor.config import Config
+from tests.support.streaming import StreamRun, produce
+
+pytestmark = pytest.mark.kafka
+
+
+def fresh_cfg(broker) -> Config:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    return Config(bootstrap_servers=broker.bootstrap, topic=name, group_id=f"{name}-group")
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_source_records_spread_over_the_cores_unchanged(kafka_broker, spark, partitions):
+    kafka_io.jar_paths()
+    cfg = fresh_cfg(kafka_broker)
+    kafka_io.ensure_topic(cfg, cfg.topic, partitions=partitions)
+    sent = [(i % partitions, None if i % 3 == 0 else f"k{i}".encode(),
+             None if i % 3 and i % 5 == 0 else os.urandom(1000 + i)) for i in range(40)]
+    metas = produce(cfg, cfg.topic, sent)
+    slots = spark.sparkContext.defaultParallelism
+
+    def spread(rdd):
+        records = kafka_io.source_records(spark, rdd)
+        sizes = records.glom().map(len).collect()
+        if rdd.getNumPartitions() < slots:
+            assert len(sizes) == slots
+        else:
+            assert records is rdd
+        return records.collect()
+
+    with StreamRun(spark, cfg, collect=spread) as run:
+        run.wait_for_records(len(sent))
+    expected = {(m.topic, m.partition, m.offset): (m.timestamp, key, value) for m, (_, key, value) in zip(metas, sent)}
+    got = {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in run.records}
+    assert len(run.records) == len(sent) and got == expected
+    assert all(type(r[5]) in (bytes, type(None)) for r in run.records)

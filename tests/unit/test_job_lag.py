@@ -1,0 +1,31 @@
+"""The job's lag queries are best effort: a broker that does not answer for a while must neither
+fail a batch (after its output, before its commit) nor stop the job (tests/faults covers the real
+outage; this is the rule in isolation)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from stream_processor import job
+from stream_processor.config import Config
+
+pytestmark = pytest.mark.unit
+
+
+def test_an_unanswered_lag_query_gives_none_and_never_idle(monkeypatch):
+    from kafka.errors import KafkaTimeoutError
+
+    def no_broker(cfg):
+        raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9']")
+
+    monkeypatch.setattr(job, "total_lag", no_broker)
+    monkeypatch.setattr(job._state, "last_record", time.monotonic() - 3600)
+    cfg = Config(exit_when_idle_s=1)
+    assert job._lag_or_none(cfg) is None
+    assert job._idle(cfg) is False
+
+    monkeypatch.setattr(job, "total_lag", lambda cfg: 0)
+    assert job._idle(cfg) is True
+    assert job._idle(Config(exit_when_idle_s=0)) is False
