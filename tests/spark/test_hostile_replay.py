@@ -157,10 +157,6 @@ def test_hostile_lines_each_get_their_reason_and_nothing_escapes(spark, tmp_path
         assert dead[offset] == entry, lines[offset][0]
 
 
-@pytest.mark.xfail(strict=True, reason="replay reads the file with SparkContext.textFile, whose JVM side decodes "
-                   "each line as UTF-8 and replaces invalid bytes with U+FFFD: a non-UTF-8 line is not rejected as "
-                   "invalid_json, and its dead letter is not the original bytes (the stream, reading Kafka bytes, "
-                   "is right)")
 def test_a_line_that_is_not_utf8_is_invalid_json_and_dead_lettered_unchanged(spark, tmp_path):
     line = b'{"username": "\xff\xfe", "imageData": ""}'
     source = tmp_path / "latin.jsonl"
@@ -170,3 +166,17 @@ def test_a_line_that_is_not_utf8_is_invalid_json_and_dead_lettered_unchanged(spa
     dead = [json.loads(t) for f in (out / "_dlq").glob("*.jsonl") for t in f.read_text().splitlines()]
     assert [r["reason"] for r in manifest_rows(out)] == ["invalid_json"]
     assert [base64.b64decode(d["value_base64"]) for d in dead] == [line]
+
+
+def test_only_newline_ends_a_line(spark, tmp_path):
+    """A bare carriage return inside a line does not split it (as `produce --jsonl` reads files);
+    a CRLF line ending is not part of the message."""
+    source = tmp_path / "crlf.jsonl"
+    source.write_bytes(b'{"a":\r1}\r\n[2]\n')
+    out = tmp_path / "out"
+    replay(spark, source, Config(output_dir=str(out)))
+    rows = sorted(manifest_rows(out), key=lambda r: r["offset"])
+    assert [(r["offset"], r["reason"]) for r in rows] == [(0, "missing_field"), (1, "invalid_json")]
+    dead = sorted((json.loads(t) for f in (out / "_dlq").glob("*.jsonl") for t in f.read_text().splitlines()),
+                  key=lambda d: d["offset"])
+    assert [d["value"] for d in dead] == ['{"a":\r1}', "[2]"]
