@@ -788,7 +788,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--stage-frames", type=int, default=120, help="frames for the ms-per-stage breakdown")
     p.add_argument("--seed-frames", type=int, default=150, help="frames the seed handles (it is slow), of the same frames")
     p.add_argument("--seed-batch", type=int, default=50, help="frames per collect() in the seed")
-    p.add_argument("--batch-interval", type=float, default=2.0, help="the job's batch interval, s")
+    p.add_argument("--batch-interval", type=float, default=5.0,
+                   help="the job's batch interval, s (default 5, the product's default)")
     p.add_argument("--partitions", type=int, default=0, help="topic partitions; 0 = the core count")
     p.add_argument("--max-rate-per-partition", type=int, default=0,
                    help="the job's maxRatePerPartition; 0 = 1.5 x the limit's rate / partitions")

@@ -51,9 +51,9 @@ class Config:
     max_image_pixels: int = _setting("limits", 4096 * 4096, "MAX_IMAGE_PIXELS", "width*height from the image header above this is image_too_large")
     # [faces]
     detect_max_side: int = _setting("faces", 320, "DETECT_MAX_SIDE", "detection runs on a grayscale copy with this longest side (px); 0 = full size")
-    min_face_fraction: float = _setting("faces", 0.1, "MIN_FACE_FRACTION", "smallest face, as a fraction of the frame's shorter side")
+    min_face_fraction: float = _setting("faces", 0.2, "MIN_FACE_FRACTION", "smallest face, as a fraction of the frame's shorter side")
     scale_factor: float = _setting("faces", 1.1, "SCALE_FACTOR", "Haar pyramid step between scales")
-    min_neighbors: int = _setting("faces", 5, "MIN_NEIGHBORS", "Haar detections needed to keep a face")
+    min_neighbors: int = _setting("faces", 3, "MIN_NEIGHBORS", "Haar detections needed to keep a face")
     crop_margin: float = _setting("faces", 0.2, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
     crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
     max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user; later frames are user_cap_reached")

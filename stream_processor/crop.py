@@ -11,9 +11,9 @@ PNG_COMPRESSION = 1  # zlib level: on 160 px face crops 3 costs 2x the time of 1
 
 
 def crop_region(frame_width: int, frame_height: int, box: Box, margin: float) -> Box:
-    """The square to cut out: side = the box's longer side grown by `margin` on each side, capped
-    by the frame; centred on the face, then slid inside the frame: never padded, never distorted, the whole
-    face box inside whenever the frame's shorter side allows."""
+    """The square to cut out: the box's longer side grown by `margin` on each side (at most the
+    frame's shorter side), centred on the face, then slid inside the frame. Near an edge this
+    keeps the scale and the whole face box rather than padding or distorting the crop."""
     if box.w <= 0 or box.h <= 0:
         raise ValueError(f"empty face box {box}")
     if margin < 0:

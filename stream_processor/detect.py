@@ -21,13 +21,13 @@ from .records import Box
 
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
 _WINDOW = 24  # the cascade's training window: nothing smaller can be found
-# Boxes of two visible faces hardly overlap (a box spans brows to mouth), so boxes that share a
+# Boxes of two visible faces hardly overlap (a box covers the inner face), so boxes that share a
 # fifth of the smaller one's area are one face seen twice, at a shifted position or scale.
 _DUPLICATE_OVERLAP = 0.2
 
 
 def limit_opencv_threads(n: int = 1) -> None:
-    # Spark already runs one task per core; OpenCV's own thread pool on top would oversubscribe.
+    """Spark already runs one task per core: OpenCV's own thread pool on top would oversubscribe."""
     cv2.setNumThreads(max(0, int(n)))
 
 
