@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import math
 import multiprocessing as mp
@@ -42,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -138,7 +139,7 @@ def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
     return accepted
 
 
-def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup: int,
+def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup: int, min_s: float,
                   barrier: Any, results: Any) -> None:
     from stream_processor.detect import detector_for
 
@@ -149,21 +150,31 @@ def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup
     _core_loop(mine[:warmup], cfg, os.path.join(out_dir, f"_warmup{k}"))
     barrier.wait()
     started, cpu = time.perf_counter(), time.process_time()
-    accepted = _core_loop(mine, cfg, out_dir)
-    results.put((k, len(mine), accepted, time.perf_counter() - started, time.process_time() - cpu))
+    def cycled() -> Iterator[tuple[int, bytes]]:  # each round over the frames: new offsets, new files
+        for r in itertools.count():
+            for i, v in mine:
+                yield i + r * len(msgs), v
+
+    frames, done, accepted = cycled(), 0, 0
+    while done < len(mine) or time.perf_counter() - started < min_s:
+        chunk = list(itertools.islice(frames, 32))
+        accepted += _core_loop(chunk, cfg, out_dir)
+        done += len(chunk)
+    results.put((k, done, accepted, time.perf_counter() - started, time.process_time() - cpu))
 
 
-def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path, warmup: int) -> dict[str, Any]:
+def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path, warmup: int,
+                  min_s: float = 20.0) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = tmp / f"limit-{procs}-{time.monotonic_ns()}"
     out.mkdir(parents=True)
     barrier, results = ctx.Barrier(procs), ctx.Queue()
-    workers = [ctx.Process(target=_limit_worker, args=(k, procs, str(msgs_path), cfg, str(out), warmup, barrier, results),
+    workers = [ctx.Process(target=_limit_worker, args=(k, procs, str(msgs_path), cfg, str(out), warmup, min_s, barrier, results),
                            daemon=True) for k in range(procs)]
     try:
         for w in workers:
             w.start()
-        got = [results.get(timeout=max(600, frames * 2)) for _ in workers]
+        got = [results.get(timeout=max(600, frames * 2 + 3 * min_s)) for _ in workers]
         for w in workers:
             w.join(30)
     finally:
@@ -428,7 +439,7 @@ class JavaProducer:
         if not cp or py4j_jar is None:
             raise RuntimeError("kafka-clients (jars/) or py4j's jar not found: run `make setup`")
         port, self._proc = launch_gateway(jarpath=str(py4j_jar), classpath=os.pathsep.join(cp), die_on_exit=True,
-                                          javaopts=["-Xmx768m"], return_proc=True)
+                                          javaopts=["-Xmx2g"], return_proc=True)
         self.gateway = JavaGateway(gateway_parameters=GatewayParameters(port=port, auto_convert=True))
         jvm = self.gateway.jvm
         props = jvm.java.util.Properties()
@@ -440,8 +451,16 @@ class JavaProducer:
         self.jvm = jvm
         self.producer = jvm.org.apache.kafka.clients.producer.KafkaProducer(props, ser(), ser())
 
-    def send(self, topic: str, value: bytes) -> Any:
-        return self.producer.send(self.jvm.org.apache.kafka.clients.producer.ProducerRecord(topic, value))
+    def records(self, topic: str, values: list[bytes]) -> list[Any]:
+        """One Java ProducerRecord per value, made once: a send then passes a reference, not the
+        value's bytes, through Py4J (a 700 kB frame costs ~10 ms of this process's CPU to pass,
+        which would slow the producer on a 2-core machine). No timestamp: the producer stamps
+        each send with the current time."""
+        make = self.jvm.org.apache.kafka.clients.producer.ProducerRecord
+        return [make(topic, v) for v in values]
+
+    def send(self, record: Any) -> Any:
+        return self.producer.send(record)
 
     def flush(self) -> None:
         self.producer.flush()
@@ -677,8 +696,9 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     backlog = max(len(msgs), s.backlog)
     say(f"{fmt}: producing a backlog of {backlog} records ({len(msgs)} frames, cycled) to {topic} "
         f"({s.partitions} partitions)")
+    records = producer.records(topic, msgs)
     for chunk in _chunks(list(range(backlog)), 500):
-        futures = [producer.send(topic, msgs[i % len(msgs)]) for i in chunk]
+        futures = [producer.send(records[i % len(msgs)]) for i in chunk]
         producer.flush()
         for f in futures:
             producer.metadata(f)
@@ -707,7 +727,7 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
             f"(busy {rate['pipeline_busy_fps']:.1f}); batch sizes {rate['batch_sizes']}; "
             f"CPU ms/frame {rate['pipeline_cpu_ms_per_frame']:.1f} {rate['pipeline_cpu_ms_by_process']}")
         if s.latency_s > 0:
-            result.update(_latency(fmt, topic, msgs, users, s, job, producer, out, rate["pipeline_fps"], crop_name))
+            result.update(_latency(fmt, topic, records, users, s, job, producer, out, rate["pipeline_fps"], crop_name))
     finally:
         job.stop()
         result["job_rc"] = job.proc.returncode
@@ -717,7 +737,7 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     return result
 
 
-def _latency(fmt: str, topic: str, msgs: list[bytes], users: int, s: PipelineSettings, job: Job,
+def _latency(fmt: str, topic: str, msgs: list[Any], users: int, s: PipelineSettings, job: Job,
              producer: JavaProducer, out: Path, max_fps: float, crop_name: Callable) -> dict[str, Any]:
     rate = s.load * max_fps
     count = max(1, int(rate * s.latency_s))
@@ -732,7 +752,8 @@ def _latency(fmt: str, topic: str, msgs: list[bytes], users: int, s: PipelineSet
         if pause > 0:
             time.sleep(pause)
         i = j % len(msgs)
-        sent.append((i, producer.send(topic, msgs[i])))
+        sent.append((i, producer.send(msgs[i])))
+    sending_s = time.monotonic() - started
     producer.flush()
     meta = [(i, *producer.metadata(f)) for i, f in sent]
     job.wait_consumed(before + count, timeout=120 + count)
@@ -749,7 +770,7 @@ def _latency(fmt: str, topic: str, msgs: list[bytes], users: int, s: PipelineSet
         raise RuntimeError("no crops found for the latency phase")
     return {"latency_p50_s": percentile(lat, 50), "latency_p95_s": percentile(lat, 95),
             "latency_max_s": max(lat), "latency_samples": len(lat), "latency_rate_fps": rate,
-            "latency_produced_fps": count / (time.monotonic() - started)}
+            "latency_produced_fps": count / sending_s}
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -785,6 +806,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=8, help="frame i belongs to user i %% USERS")
     p.add_argument("--only", nargs="+", choices=("limit", "seed", "pipeline"), default=["limit", "seed", "pipeline"])
     p.add_argument("--warmup", type=int, default=10, help="frames each limit process handles before timing")
+    p.add_argument("--limit-seconds", type=float, default=20.0,
+                   help="the limit loops over its frames (new offsets each round) for at least this long")
     p.add_argument("--stage-frames", type=int, default=120, help="frames for the ms-per-stage breakdown")
     p.add_argument("--seed-frames", type=int, default=150, help="frames the seed handles (it is slow), of the same frames")
     p.add_argument("--seed-batch", type=int, default=50, help="frames per collect() in the seed")
@@ -879,7 +902,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                                 paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):
                             say(f"{fmt}: CPU ms per frame by stage: "
                                 + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
-                        if attempt(row, "limit", lambda: measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup)):
+                        if attempt(row, "limit", lambda: measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)):
                             say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
                                 f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
                     if "seed" in args.only:
