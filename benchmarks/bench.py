@@ -684,7 +684,9 @@ class PipelineSettings:
 
 
 def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: PipelineSettings, broker: Broker,
-                     cluster: Cluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool) -> dict[str, Any]:
+                     cluster: Cluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool,
+                     result: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """Fills and returns `result` as it goes: an interrupted run keeps what was measured."""
     from stream_processor import kafka_io
     from stream_processor.config import Config
     from stream_processor.storage import crop_name
@@ -716,8 +718,9 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     say(f"{fmt}: submitting the job (batch interval {s.batch_interval_s} s, maxRatePerPartition "
         f"{s.max_rate_per_partition}); log {log}")
     job = Job(cmd, env, log, lambda: cluster.pids() + broker.pids())
-    result: dict[str, Any] = {"topic_partitions": s.partitions, "max_rate_per_partition": s.max_rate_per_partition,
-                              "pipeline_backlog": backlog, "pipeline_warmup_s": s.warmup_s}
+    result = {} if result is None else result
+    result.update({"topic_partitions": s.partitions, "max_rate_per_partition": s.max_rate_per_partition,
+                   "pipeline_backlog": backlog, "pipeline_warmup_s": s.warmup_s})
     try:
         job.wait_consumed(backlog, timeout=300 + backlog)
         rate = steady_rate(list(job.batches), list(job.cpu), s.warmup_s)
@@ -851,6 +854,7 @@ def _on_sigterm(*_: Any) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
     sys.path.insert(0, str(ROOT))
     from stream_processor.config import Config
 
@@ -925,19 +929,20 @@ def main(argv: Optional[list[str]] = None) -> int:
                             if isinstance(cluster, Exception):
                                 raise RuntimeError(f"no cluster: {cluster}")
                             return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
-                                                    producer, tmp, py, args.keep)
+                                                    producer, tmp, py, args.keep, result=row)
                         attempt(row, "pipeline", pipeline)
-                    if row.get("pipeline_fps") and row.get("limit_fps"):
-                        row["pipeline_vs_limit"] = row["pipeline_fps"] / row["limit_fps"]
-                    if row.get("pipeline_cpu_ms_per_frame") and row.get("limit_cpu_ms_per_frame"):
-                        row["cpu_efficiency"] = row["limit_cpu_ms_per_frame"] / row["pipeline_cpu_ms_per_frame"]
-                    if row.get("pipeline_fps") and row.get("seed_fps"):
-                        row["pipeline_vs_seed"] = row["pipeline_fps"] / row["seed_fps"]
                 if isinstance(cluster, Cluster):
                     cluster.stop()
         except KeyboardInterrupt:
             interrupted = True
             say("interrupted: stopping what the benchmark started")
+    for row in rows:
+        if row.get("pipeline_fps") and row.get("limit_fps"):
+            row["pipeline_vs_limit"] = row["pipeline_fps"] / row["limit_fps"]
+        if row.get("pipeline_cpu_ms_per_frame") and row.get("limit_cpu_ms_per_frame"):
+            row["cpu_efficiency"] = row["limit_cpu_ms_per_frame"] / row["pipeline_cpu_ms_per_frame"]
+        if row.get("pipeline_fps") and row.get("seed_fps"):
+            row["pipeline_vs_seed"] = row["pipeline_fps"] / row["seed_fps"]
     for fmt in args.formats:  # the largest core count's row per format, at the top level too
         done = [r for r in rows if r["format"] == fmt]
         if done:
