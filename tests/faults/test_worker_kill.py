@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.memory import descendants  # the same /proc walk the memory benchmark uses
 from tests.cluster.test_local_cluster import SCRIPT, free_ports, kill_leftovers
 from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total, job_env,
                                   manifest_coverage, run_args, snapshot, wait_until)
@@ -27,25 +28,6 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def _descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 class PythonActivity:
@@ -59,7 +41,7 @@ class PythonActivity:
 
     def _cpu(self) -> int:
         ticks = 0
-        for pid in _descendants(self.executor_pid):
+        for pid in descendants(self.executor_pid):
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -126,7 +108,7 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
             batches_before = len(job.batch_lines())
             activity.busy()
             wait_until(activity.busy, 90, f"a running task on executor {victim}", job, 0.02)
-            doomed = [pid] + _descendants(pid)  # its JVM and its Python workers
+            doomed = [pid] + descendants(pid)  # its JVM and its Python workers
             for p in doomed:
                 try:
                     os.kill(p, signal.SIGKILL)
