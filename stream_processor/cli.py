@@ -14,7 +14,7 @@ from .config import Config, ConfigError, add_config_flags, config_from_args
 
 def _absolute_output(cfg: Config) -> Config:
     """Executors run in other working directories: every path they use must be absolute."""
-    return replace(cfg, output_dir=os.path.abspath(cfg.output_dir))
+    return replace(cfg, output_dir=os.path.abspath(cfg.output_dir), state_dir=os.path.abspath(cfg.state_path))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from .batch import BatchSummary, process_batch, source_frame
 from .config import Config
 from .dead_letters import FileDeadLetterSink
 from .kafka_io import jar_paths
+from .state import StateDir
 
 log = logging.getLogger("stream_processor")
 
@@ -58,6 +59,6 @@ def replay(spark: SparkSession, input_path: str | Path, cfg: Config) -> BatchSum
     topic = path.name
     records = read_lines(spark, path).map(lambda line: (topic, 0, line[1], None, None, bytes(line[0])))
     summary = process_batch(spark, source_frame(spark, records), datetime.now(), cfg,
-                            partial(FileDeadLetterSink, cfg.output_dir))
+                            partial(FileDeadLetterSink, StateDir(Path(cfg.state_path)).dead_letters))
     log.info(summary.line())
     return summary

@@ -16,7 +16,7 @@ from kafka import KafkaConsumer
 from stream_processor import kafka_io
 from stream_processor.config import Config
 from stream_processor.produce import send_all, Outgoing
-from stream_processor.report import manifest_rows
+from tests.support.output import manifest_rows, state_of
 from stream_processor.samples import encode, make_frame, message
 from tests.cluster.test_local_cluster import SCRIPT, free_ports, get_json, kill_leftovers
 

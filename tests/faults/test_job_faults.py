@@ -121,7 +121,7 @@ def test_reset_group_reprocesses_everything_without_new_or_changed_files(baselin
     from kafka import KafkaAdminClient, TopicPartition
     from kafka.admin import OffsetSpec
 
-    from stream_processor.report import manifest_rows
+    from tests.support.output import manifest_rows, state_of
 
     out = copy_output(baseline.output_dir, tmp_path / "out")
     before = snapshot(out)
