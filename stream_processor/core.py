@@ -19,7 +19,7 @@ from .crop import crop_face, encode_png
 from .detect import detector_for
 from .enrollment import UserStatus
 from .imaging import decode_image
-from .parse import parse_message
+from .parse import normalize_username, parse_message
 from .quality import crop_hash, hash_hex
 from .records import ACCEPTED, REJECTED, Box, ManifestRow, Reason, Rejection, SourceRecord
 from .state import StateDir
@@ -69,8 +69,9 @@ class DeadLetterSink(Protocol):
 def analyze(record: SourceRecord, cfg: Config) -> Analysis:
     coords = (record.topic, record.partition, record.offset)
     parsed = parse_message(record.value, cfg.max_message_bytes)
-    if isinstance(parsed, Rejection):
-        return Analysis(*coords, parsed.username, None, parsed.timestamp, record.timestamp, parsed.reason, parsed.detail)
+    if isinstance(parsed, Rejection):  # counted for its user too, when the name is a valid one
+        folder = normalize_username(parsed.username) if parsed.username is not None else None
+        return Analysis(*coords, parsed.username, folder, parsed.timestamp, record.timestamp, parsed.reason, parsed.detail)
     base = Analysis(*coords, parsed.received_username, parsed.username, parsed.timestamp, record.timestamp)
     image = decode_image(parsed.image, cfg.max_image_pixels)
     if isinstance(image, Rejection):
