@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from pyspark import RDD
+from pyspark.accumulators import Accumulator
 from pyspark.rdd import portable_hash
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import (BinaryType, IntegerType, LongType, StringType, StructField, StructType,
@@ -60,6 +61,17 @@ class BatchSummary:
     accepted: int
     rejected: dict[str, int]
     seconds: float
+    input_bytes: int = 0  # the messages' values, as read
+
+    def to_dict(self) -> dict:
+        """A JSON object of every field (`<state_dir>/last-batch.json`, `--log-format json`)."""
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "batch_time": self.batch_time.isoformat()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BatchSummary":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        return cls(**{**values, "batch_time": datetime.fromisoformat(data["batch_time"])})
 
     def line(self, lag: Optional[int] = None) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items()))
@@ -88,7 +100,8 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
         records = source.rdd
     else:
         records = source if source.getNumPartitions() >= slots else source.repartition(slots)
-    analyses = records.mapPartitions(partial(_analyze_partition, cfg, dead_letters))
+    input_bytes = _input_bytes(spark)
+    analyses = records.mapPartitions(partial(_analyze_partition, cfg, dead_letters, input_bytes))
     by_user = analyses.map(lambda a: (a.order_key, a)).repartitionAndSortWithinPartitions(
         slots, partitionFunc=_user_partition)
     # One job: the small manifest rows come back to the driver, which writes them as one file.
@@ -99,7 +112,21 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
     inputs = len(rows)
     accepted = counts.get((ACCEPTED, None), 0)
     rejected = {reason: n for (status, reason), n in counts.items() if status != ACCEPTED}
-    return BatchSummary(batch_time, inputs, accepted, rejected, time.monotonic() - started)
+    return BatchSummary(batch_time, inputs, accepted, rejected, time.monotonic() - started, input_bytes.value)
+
+
+_input_bytes_accumulators: dict[str, Accumulator] = {}
+
+
+def _input_bytes(spark: SparkSession) -> Accumulator:
+    """One accumulator per SparkContext, reset for each batch (a new one per batch would stay
+    registered forever). Counted where the values are read anyway, on the executors."""
+    sc = spark.sparkContext
+    if sc.applicationId not in _input_bytes_accumulators:
+        _input_bytes_accumulators[sc.applicationId] = sc.accumulator(0)
+    acc = _input_bytes_accumulators[sc.applicationId]
+    acc.value = 0
+    return acc
 
 
 def _user_partition(key: tuple) -> int:
@@ -117,8 +144,13 @@ def _source_record(r: tuple) -> SourceRecord:
     return SourceRecord(topic, partition, offset, timestamp, key, value)
 
 
-def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, rows: Iterable[tuple]) -> Iterator[Analysis]:
-    return analyze_all((_source_record(r) for r in rows), cfg, dead_letters())
+def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, input_bytes: Accumulator,
+                       rows: Iterable[tuple]) -> Iterator[Analysis]:
+    def counted(records: Iterable[SourceRecord]) -> Iterator[SourceRecord]:
+        for record in records:
+            input_bytes.add(len(record.value or b""))
+            yield record
+    return analyze_all(counted(_source_record(r) for r in rows), cfg, dead_letters())
 
 
 def _write_partition(output_dir: str, cap: int, items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:

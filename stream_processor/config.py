@@ -57,6 +57,9 @@ class Config:
     crop_margin: float = _setting("faces", 0.2, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
     crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
     max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user; later frames are user_cap_reached")
+    # [operations]
+    log_format: str = _setting("operations", "text", "LOG_FORMAT", "text, or json: one JSON object per log line", ("text", "json"))
+    max_lag: int = _setting("operations", 1000, "MAX_LAG", "`status` exits 1 when the group is behind by more records than this")
 
     @property
     def dead_letter_topic(self) -> str:
@@ -66,7 +69,7 @@ class Config:
         _validate(self)
 
 
-_NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin")
+_NON_NEGATIVE = ("max_rate_per_partition", "max_lag", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin")
 _POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors")
 _NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")
 
