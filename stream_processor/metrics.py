@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -32,6 +33,7 @@ SOURCE_NAME = "StreamProcessor"
 NAMESPACE = "stream_processor"  # spark.metrics.namespace (conf/spark-defaults.conf)
 STATES = ("collecting", "complete", "stalled")
 DEFAULT_ENROLLMENT_IDLE_S = 600.0
+MIN_REFRESH_S = 5.0
 
 COUNTERS = ("batches", "messages.accepted", "messages.rejected", "crops.written", "deadLetters.sent",
             "input.bytes", *(f"rejected.{r.value}" for r in Reason))
@@ -92,13 +94,28 @@ def _source(jvm: Any) -> Any:
 
 
 def start(ssc: "StreamingContext", cfg: Config) -> None:
-    """Registers the source on the driver with every counter and gauge (0 until known) and the
-    listener that sets the last batch's delays. Call once the StreamingContext exists."""
+    """Registers the source on the driver with every counter and gauge (0 until known), the
+    listener that sets the last batch's delays, and a thread that keeps the lag and users gauges
+    fresh while no data arrives. Call once the StreamingContext exists."""
     source = _source(ssc.sparkContext._jvm)
     for name in COUNTERS:
         source.add(name, 0)
     source.listen(ssc._jssc)
     _set_users(source, cfg)
+    period = max(cfg.batch_interval_s, MIN_REFRESH_S)
+    threading.Thread(target=_keep_fresh, args=(source, cfg, period), name="metrics-refresh", daemon=True).start()
+
+
+def _keep_fresh(source: Any, cfg: Config, period_s: float) -> None:
+    """Batches without data leave the gauges alone: refresh them every `period_s` until the JVM
+    is gone."""
+    while True:
+        time.sleep(period_s)
+        try:
+            _set_users(source, cfg)
+            _set_lag(source, cfg, quiet=True)
+        except Exception:  # noqa: BLE001 - Py4J errors once the driver's JVM has stopped
+            return
 
 
 def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:
@@ -110,10 +127,16 @@ def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:
     for name, n in batch_counts(summary).items():
         source.add(name, n)
     _set_users(source, cfg)
+    return _set_lag(source, cfg)
+
+
+def _set_lag(source: Any, cfg: Config, quiet: bool = False) -> Optional[int]:
+    """The lag gauges from the broker; they keep their last value while it does not answer."""
     try:
         lags = kafka_io.consumer_lag(cfg)
     except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
-        log.warning("consumer lag unknown (the broker does not answer): %s", exc)
+        if not quiet:
+            log.warning("consumer lag unknown (the broker does not answer): %s", exc)
         return None
     for p in lags:
         source.set(PARTITION_LAG.format(p.partition), p.behind)
