@@ -59,10 +59,10 @@ COPY --from=jars /src/jars/*.jar jars/
 COPY conf/ conf/
 COPY stream_processor/ stream_processor/
 COPY spark-submit.sh ./
-# dist/ (the zip spark-submit.sh builds) and the training-data volume's mount point belong to the
-# `spark` user; a new named volume takes the owner of the folder it is mounted on.
-RUN mkdir -p dist /data/training-data \
- && chown 185:185 dist /data/training-data
+# dist/ (the zip spark-submit.sh builds) and the volumes' mount points belong to the `spark`
+# user; a new named volume takes the owner of the folder it is mounted on.
+RUN mkdir -p dist /data/training-data /data/state \
+ && chown 185:185 dist /data/training-data /data/state
 
 USER 185
 # Web UIs: 8081 a worker's, 4040 the job's driver.

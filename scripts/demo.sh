@@ -4,7 +4,8 @@
 # everything this script started.
 #   DEMO_INPUT   a JSONL file of messages or a folder of images (default: built-in frames made
 #                from the real faces scikit-image ships)
-#   OUTPUT_DIR   where the crops and the manifest go (default ./training-data)
+#   OUTPUT_DIR   the training set: one folder of crops per user (default ./training-data); the
+#                manifest, status and review page go to its state location, OUTPUT_DIR-state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,4 +54,5 @@ echo "demo: submitting the job to spark://127.0.0.1:${SPARK_MASTER_PORT:-7077} (
 
 echo
 "$PY" -m stream_processor.report "$OUTPUT_DIR"
+"$PY" -m stream_processor.report "$OUTPUT_DIR" --html "$OUTPUT_DIR-state/review.html"
 echo "demo: web UIs were at http://127.0.0.1:8080 (master), :8081 and :8082 (workers), :4040 (job)"

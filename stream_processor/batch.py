@@ -1,35 +1,36 @@
 """The batch function: the one piece of Spark glue that the stream and `replay` share.
 
 Source records (a DataFrame with an explicit schema, or an RDD of record tuples) -> executors:
-analyze (parse, decode, detect, crop) -> per-user, source-ordered writes -> manifest rows -> the
-driver writes them as one Parquet file + one summary line. Frames stay on the executors; only the
+analyze (parse, decode, detect, crop) -> per-user, source-ordered writes (crops, status) ->
+manifest rows -> the driver writes them as one Parquet file and keeps the batch's summary. Frames stay on the executors; only the
 small manifest rows come back. One Spark job per batch (see "Performance" in benchmarks/README.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from pyspark import RDD
 from pyspark.accumulators import Accumulator
 from pyspark.rdd import portable_hash
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import (BinaryType, IntegerType, LongType, StringType, StructField, StructType,
-                               TimestampType)
+from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType
 
+from . import manifest
 from .config import Config
 from .core import Analysis, DeadLetterSink, UserWriter, analyze_all
-from .records import ACCEPTED, ManifestRow, SourceRecord
-from .storage import MANIFEST_DIR, fsync_dir
+from .parse import normalize_username
+from .records import ACCEPTED, SourceRecord
+from .state import StateDir, prepare
+from .storage import atomic_write
 
 log = logging.getLogger("stream_processor")
 
@@ -42,43 +43,40 @@ SOURCE_SCHEMA = StructType([
     StructField("value", BinaryType(), True),
 ])
 
-_ROW_TYPES = {"topic": StringType(), "partition": IntegerType(), "offset": LongType(), "faces": IntegerType(),
-              "x": IntegerType(), "y": IntegerType(), "w": IntegerType(), "h": IntegerType()}
-MANIFEST_SCHEMA = StructType(
-    [StructField(f.name, _ROW_TYPES.get(f.name, StringType()), f.name not in ("topic", "partition", "offset", "status"))
-     for f in fields(ManifestRow)]
-    + [StructField("batch_time", TimestampType(), False)]
-)
-
 DeadLetterFactory = Callable[[], DeadLetterSink]
-_STATUS, _REASON = (MANIFEST_SCHEMA.names.index(name) for name in ("status", "reason"))
+_USERNAME, _STATUS, _REASON = (manifest.COLUMNS.index(name) for name in ("username", "status", "reason"))
 
 
 @dataclass(frozen=True)
 class BatchSummary:
+    """What one batch did: logged, kept as `<state_dir>/last-batch.json`, read back by tools."""
+
     batch_time: datetime
     inputs: int
     accepted: int
     rejected: dict[str, int]
     seconds: float
+    users: list[str] = field(default_factory=list)  # the users (folder names) the batch touched
+    lag: Optional[int] = None
     input_bytes: int = 0  # the messages' values, as read
 
-    def to_dict(self) -> dict:
-        """A JSON object of every field (`<state_dir>/last-batch.json`, `--log-format json`)."""
-        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "batch_time": self.batch_time.isoformat()}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "BatchSummary":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        return cls(**{**values, "batch_time": datetime.fromisoformat(data["batch_time"])})
-
-    def line(self, lag: Optional[int] = None) -> str:
+    def line(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items()))
         text = (f"batch {self.batch_time:%Y-%m-%d %H:%M:%S}: inputs={self.inputs} accepted={self.accepted} "
                 f"rejected={sum(self.rejected.values())}" + (f" ({reasons})" if reasons else "")
                 + f" seconds={self.seconds:.2f}")
-        return text + (f" lag={lag}" if lag is not None else "")
+        return text + (f" lag={self.lag}" if self.lag is not None else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "batch_time": self.batch_time.isoformat()}
+
+    @staticmethod
+    def from_dict(doc: dict[str, Any]) -> "BatchSummary":
+        known = {k: v for k, v in doc.items() if k in BatchSummary.__dataclass_fields__}
+        return BatchSummary(**{**known, "batch_time": datetime.fromisoformat(doc["batch_time"])})
+
+    def save(self, state: StateDir) -> None:
+        atomic_write(state.last_batch, json.dumps(self.to_dict(), sort_keys=True).encode() + b"\n")
 
 
 def source_frame(spark: SparkSession, records: RDD) -> DataFrame:
@@ -93,6 +91,7 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
     they are). Raises when any output fails (disk, dead-letter topic): the caller must not commit
     then."""
     started = time.monotonic()
+    state = prepare(cfg.output_dir, cfg.state_path)
     slots = spark.sparkContext.defaultParallelism
     if isinstance(source, DataFrame):
         if source.rdd.getNumPartitions() < slots:  # spread the frame work over every core, in the JVM
@@ -105,14 +104,21 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
     by_user = analyses.map(lambda a: (a.order_key, a)).repartitionAndSortWithinPartitions(
         slots, partitionFunc=_user_partition)
     # One job: the small manifest rows come back to the driver, which writes them as one file.
-    rows = by_user.mapPartitions(partial(_write_partition, cfg.output_dir, cfg.max_images_per_user)).collect()
+    rows = by_user.mapPartitions(partial(_write_partition, cfg)).collect()
     if rows:
-        write_manifest(rows, batch_time, cfg.output_dir)
+        manifest.write(rows, batch_time, state.manifest)
     counts = Counter((row[_STATUS], row[_REASON]) for row in rows)
-    inputs = len(rows)
     accepted = counts.get((ACCEPTED, None), 0)
     rejected = {reason: n for (status, reason), n in counts.items() if status != ACCEPTED}
-    return BatchSummary(batch_time, inputs, accepted, rejected, time.monotonic() - started, input_bytes.value)
+    users = sorted({name for row in rows if (name := _folder_of(row[_USERNAME])) is not None})
+    summary = BatchSummary(batch_time, len(rows), accepted, rejected, time.monotonic() - started, users,
+                           input_bytes=input_bytes.value)
+    summary.save(state)
+    return summary
+
+
+def _folder_of(username: Optional[str]) -> Optional[str]:
+    return normalize_username(username) if username is not None else None
 
 
 _input_bytes_accumulators: dict[str, Accumulator] = {}
@@ -153,54 +159,10 @@ def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, input_bytes
     return analyze_all(counted(_source_record(r) for r in rows), cfg, dead_letters())
 
 
-def _write_partition(output_dir: str, cap: int, items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:
-    writer = UserWriter(output_dir, cap)
-    for _, analysis in items:
-        row = writer.finish(analysis)
-        yield tuple(getattr(row, f.name) for f in fields(ManifestRow))
-
-
-def _arrow_schema():
-    import pyarrow as pa
-
-    types = {StringType(): pa.string(), IntegerType(): pa.int32(), LongType(): pa.int64(),
-             TimestampType(): pa.timestamp("us", tz="UTC")}
-    return pa.schema([pa.field(f.name, types[f.dataType], f.nullable) for f in MANIFEST_SCHEMA.fields],
-                     metadata={"org.apache.spark.sql.parquet.row.metadata": MANIFEST_SCHEMA.json()})
-
-
-def write_manifest(rows: list[tuple], batch_time: datetime, output_dir: str) -> Path:
-    """Appends this batch's rows (ManifestRow field tuples) to the manifest as one Parquet file,
-    durably: temp file, fsync, rename, fsync of the folder. The file reads as Spark's own
-    (same column types, INT96 batch_time, Spark's schema in the footer)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    schema = _arrow_schema()
-    micros = TimestampType().toInternal(batch_time)  # as Spark converts it: naive = local time
-    columns = [list(c) for c in zip(*rows)] + [[micros] * len(rows)]
-    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, schema)], schema=schema)
-    folder = Path(output_dir) / MANIFEST_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"part-{micros:016d}-{uuid.uuid4().hex}.snappy.parquet"
-    tmp = folder / f".{name}.tmp"  # readers skip names starting with '.' or '_'
+def _write_partition(cfg: Config, items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:
+    writer = UserWriter(cfg)
     try:
-        with open(tmp, "wb") as out:
-            pq.write_table(table, out, compression="snappy", use_deprecated_int96_timestamps=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, folder / name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(folder)
-    return folder / name
-
-
-def read_manifest(spark: SparkSession, output_dir: str) -> DataFrame:
-    """The manifest with re-processed records (retries, replays) kept once: the latest row wins."""
-    from pyspark.sql import Window, functions as F
-
-    df = spark.read.schema(MANIFEST_SCHEMA).parquet(str(Path(output_dir) / MANIFEST_DIR))
-    latest = Window.partitionBy("topic", "partition", "offset").orderBy(F.col("batch_time").desc())
-    return df.withColumn("_n", F.row_number().over(latest)).filter("_n = 1").drop("_n")
+        for _, analysis in items:
+            yield manifest.as_tuple(writer.finish(analysis))
+    finally:
+        writer.close()

@@ -15,7 +15,32 @@ from .config import Config, ConfigError, add_config_flags, config_from_args
 
 def _absolute_output(cfg: Config) -> Config:
     """Executors run in other working directories: every path they use must be absolute."""
-    return replace(cfg, output_dir=os.path.abspath(cfg.output_dir))
+    return replace(cfg, output_dir=os.path.abspath(cfg.output_dir), state_dir=os.path.abspath(cfg.state_path))
+
+
+def _reset(cfg: Config, username: str, publish: bool) -> int:
+    import time
+
+    from .enrollment import event
+    from .reset import ResetError, reset_user
+
+    try:
+        status, crops = reset_user(cfg, username)
+    except ResetError as exc:
+        print(f"reset-user: {exc}", file=sys.stderr)
+        return 2
+    print(f"reset-user: {status.username} starts again (generation {status.generation}); {crops} crops removed")
+    if publish:
+        from . import kafka_io
+
+        try:
+            kafka_io.publish_events(cfg, cfg.status_topic, [(status.username, event(status, int(time.time() * 1000),
+                                                                                    cfg.enrollment_idle_s))])
+        except Exception as exc:  # noqa: BLE001 - the reset itself is done and durable
+            print(f"reset-user: the enrollment event could not be published to {cfg.status_topic}: {exc}",
+                  file=sys.stderr)
+            return 1
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep = commands.add_parser("replay", help="the same batch processing over a JSONL file of messages")
     rep.add_argument("--input", required=True, metavar="FILE.jsonl", help="one JSON message per line")
     add_config_flags(rep)
+
+    reset = commands.add_parser("reset-user", help="let a user enrol again: remove their crops and status")
+    reset.add_argument("username")
+    reset.add_argument("--no-event", action="store_true", help="do not publish the enrollment event (no Kafka at hand)")
+    add_config_flags(reset)
 
     produce = commands.add_parser("produce", help="publish images, a folder, a video or a JSONL file to Kafka")
     from .produce import add_produce_arguments
@@ -60,6 +90,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         print(json.dumps(summary.to_dict()) if cfg.log_format == "json" else summary.line())
         return 0
+    if args.command == "reset-user":
+        return _reset(_absolute_output(cfg), args.username, publish=not args.no_event)
     if args.command == "run":
         from .job import run_job
         return run_job(_absolute_output(cfg))

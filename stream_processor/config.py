@@ -41,7 +41,8 @@ class Config:
     max_rate_per_partition: int = _setting("kafka", 0, "KAFKA_MAX_RATE_PER_PARTITION", "records per second per partition read in a batch; 0 = unbounded")
     backpressure: bool = _setting("kafka", True, "KAFKA_BACKPRESSURE", "let Spark adapt the batch size to the processing rate")
     # [job]
-    output_dir: str = _setting("job", "./training-data", "OUTPUT_DIR", "root folder of the crops and the manifest")
+    output_dir: str = _setting("job", "./training-data", "OUTPUT_DIR", "the training set: one folder of face crops per user, nothing else")
+    state_dir: str = _setting("job", "", "STATE_DIR", "manifest, dead letters of replay, enrollment status, rejected examples; empty = '<output_dir>-state'")
     batch_interval_s: float = _setting("job", 5.0, "BATCH_INTERVAL_S", "micro-batch interval in seconds")
     checkpoint_dir: str = _setting("job", "", "CHECKPOINT_DIR", "checkpoint folder for StreamingContext.getOrCreate; empty = none")
     exit_when_idle_s: float = _setting("job", 0.0, "EXIT_WHEN_IDLE_S", "stop once nothing arrived for this long and all is committed; 0 = run forever")
@@ -56,7 +57,13 @@ class Config:
     min_neighbors: int = _setting("faces", 3, "MIN_NEIGHBORS", "Haar detections needed to keep a face")
     crop_margin: float = _setting("faces", 0.2, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
     crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
-    max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user; later frames are user_cap_reached")
+    max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user (the enrollment target); later frames are user_cap_reached")
+    # [quality]
+    min_crop_distance: int = _setting("quality", 10, "MIN_CROP_DISTANCE", "a crop within this many bits (of 64) of a kept crop's hash is near_duplicate")
+    # [enrollment]
+    enrollment_topic: str = _setting("enrollment", "", "ENROLLMENT_TOPIC", "topic of the enrollment status events; empty means '<topic>.enrollment'")
+    enrollment_idle_s: float = _setting("enrollment", 120.0, "ENROLLMENT_IDLE_S", "a user below the target with no new crop for this long is stalled")
+    rejected_examples: int = _setting("enrollment", 3, "REJECTED_EXAMPLES", "rejected frames kept as thumbnails per user and reason, for the review page")
     # [operations]
     log_format: str = _setting("operations", "text", "LOG_FORMAT", "text, or json: one JSON object per log line", ("text", "json"))
     max_lag: int = _setting("operations", 1000, "MAX_LAG", "`status` exits 1 when the group is behind by more records than this")
@@ -65,11 +72,23 @@ class Config:
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or f"{self.topic}.dlq"
 
+    @property
+    def status_topic(self) -> str:
+        return self.enrollment_topic or f"{self.topic}.enrollment"
+
+    @property
+    def state_path(self) -> str:
+        """The state location: next to the training set, never inside it."""
+        return self.state_dir or os.path.normpath(self.output_dir) + "-state"
+
     def __post_init__(self) -> None:
         _validate(self)
 
 
-_NON_NEGATIVE = ("max_rate_per_partition", "max_lag", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin")
+_NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin",
+                 "rejected_examples", "min_crop_distance")
+_POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors",
+             "enrollment_idle_s")
 _POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors")
 _NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")
 
@@ -94,6 +113,14 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"scale_factor: must be > 1, got {cfg.scale_factor!r}")
     if 0 < cfg.detect_max_side < 32:
         raise ConfigError(f"detect_max_side: must be 0 or at least 32, got {cfg.detect_max_side!r}")
+    _check_apart(cfg.output_dir, cfg.state_path)
+
+
+def _check_apart(output_dir: str, state_dir: str) -> None:
+    """The trainer takes every folder of the training set for a user: the state must live elsewhere."""
+    training, state = Path(os.path.abspath(output_dir)), Path(os.path.abspath(state_dir))
+    if state == training or training in state.parents or state in training.parents:
+        raise ConfigError(f"state_dir: {state_dir!r} must be outside the training set {output_dir!r} (and not hold it)")
 
 
 def _coerce(name: str, raw: Any, target: type) -> Any:

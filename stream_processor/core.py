@@ -1,8 +1,8 @@
 """The frame-to-crop core, in two steps that the batch function runs on the executors.
 
-1. `analyze`: parse -> decode -> detect -> crop, one record at a time, no shared state.
-2. `UserWriter.finish`: in source order per user, write crops under the per-user cap and
-   turn every analysis into its manifest row.
+1. `analyze`: parse -> decode -> detect -> crop -> hash, one record at a time, no shared state.
+2. `UserWriter.finish`: in source order per user: the cap, the near-duplicate check, the crop
+   writes, the enrollment status and the rejected examples; every analysis becomes its manifest row.
 """
 
 from __future__ import annotations
@@ -11,18 +11,26 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Protocol
 
+import cv2
+import numpy as np
+
 from .config import Config
 from .crop import crop_face, encode_png
 from .detect import detector_for
+from .enrollment import UserStatus
 from .imaging import decode_image
 from .parse import parse_message
+from .quality import crop_hash, hash_hex
 from .records import ACCEPTED, REJECTED, Box, ManifestRow, Reason, Rejection, SourceRecord
-from .storage import UnsafePath, UserFolder, crop_name
+from .state import StateDir
+from .storage import CappedFolder, UnsafePath, UserFolder, atomic_write, crop_name, source_name, user_dir
+
+EXAMPLE_SIDE = 128  # px, longest side of a rejected frame kept as an example
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """What step 1 learnt of one record; `crop` is set only for an exactly-one-face frame."""
+    """What step 1 learnt of one record; `crop` is set only for a frame that passed every check."""
 
     topic: str
     partition: int
@@ -30,11 +38,19 @@ class Analysis:
     username: Optional[str]  # as received
     folder: Optional[str]  # the normalised username, once the message parsed
     timestamp: Optional[str]
+    time_ms: Optional[int] = None  # the Kafka record's timestamp
     reason: Optional[Reason] = None
     detail: str = ""
     faces: Optional[int] = None
     box: Optional[Box] = None
     crop: Optional[bytes] = None
+    crop_hash: Optional[str] = None
+    sharpness: Optional[float] = None
+    brightness: Optional[float] = None
+    face_px: Optional[int] = None
+    roll_deg: Optional[float] = None
+    aligned: Optional[bool] = None
+    example: Optional[bytes] = None  # a small JPEG of a rejected frame that decoded
 
     @property
     def order_key(self) -> tuple[str, str, int, int]:
@@ -54,17 +70,24 @@ def analyze(record: SourceRecord, cfg: Config) -> Analysis:
     coords = (record.topic, record.partition, record.offset)
     parsed = parse_message(record.value, cfg.max_message_bytes)
     if isinstance(parsed, Rejection):
-        return Analysis(*coords, parsed.username, None, parsed.timestamp, parsed.reason, parsed.detail)
-    base = Analysis(*coords, parsed.received_username, parsed.username, parsed.timestamp)
+        return Analysis(*coords, parsed.username, None, parsed.timestamp, record.timestamp, parsed.reason, parsed.detail)
+    base = Analysis(*coords, parsed.received_username, parsed.username, parsed.timestamp, record.timestamp)
     image = decode_image(parsed.image, cfg.max_image_pixels)
     if isinstance(image, Rejection):
         return replace(base, reason=image.reason, detail=image.detail)
     boxes = detector_for(cfg).detect(image)
     if len(boxes) != 1:
         reason = Reason.NO_FACE if not boxes else Reason.MULTIPLE_FACES
-        return replace(base, reason=reason, faces=len(boxes))
-    crop = encode_png(crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size))
-    return replace(base, faces=1, box=boxes[0], crop=crop)
+        return replace(base, reason=reason, faces=len(boxes), example=example_jpeg(image))
+    face = crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size)
+    return replace(base, faces=1, box=boxes[0], crop=encode_png(face), crop_hash=hash_hex(crop_hash(face)))
+
+
+def example_jpeg(image: np.ndarray) -> bytes:
+    """A rejected frame, small, for the review page."""
+    scale = EXAMPLE_SIDE / max(image.shape[:2])
+    small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image
+    return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
 def analyze_all(records: Iterable[SourceRecord], cfg: Config, dead_letters: DeadLetterSink) -> Iterator[Analysis]:
@@ -77,26 +100,97 @@ def analyze_all(records: Iterable[SourceRecord], cfg: Config, dead_letters: Dead
     dead_letters.flush()
 
 
-class UserWriter:
-    """Step 2: fed analyses sorted by `order_key`, writes crops and yields manifest rows."""
+class _User:
+    """The writer's hold on one user: the lock, the crops folder, the status, the examples."""
 
-    def __init__(self, output_dir: str | Path, cap: int) -> None:
-        self.output_dir = output_dir
-        self.cap = cap
-        self._folder: Optional[UserFolder] = None
+    def __init__(self, cfg: Config, state: StateDir, name: str) -> None:
+        self.name, self.state = name, state
+        self._lock = state.user_lock(name)
+        self._lock.__enter__()
+        try:
+            self.folder = UserFolder(cfg.output_dir, name, cfg.max_images_per_user)
+            path = state.status_file(name)
+            self.status = (UserStatus.from_json(path.read_bytes()) if path.exists()
+                           else UserStatus(name, cfg.max_images_per_user))
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        self._saved = self.status
+        self._examples: dict[str, CappedFolder] = {}
+        self._examples_cap = cfg.rejected_examples
+
+    def keep_example(self, reason: Reason, name: str, data: Optional[bytes]) -> None:
+        """The first few rejected frames per reason, in source order, as the cap keeps crops."""
+        if data is None or self._examples_cap == 0:
+            return
+        folder = self._examples.get(reason.value)
+        if folder is None:
+            suffix = ".png" if data.startswith(b"\x89PNG") else ".jpg"
+            root = user_dir(self.state.rejected, self.name)
+            folder = self._examples[reason.value] = CappedFolder(root / reason.value, self._examples_cap, suffix)
+        folder.write(name + folder.suffix, data)
+
+    def close(self) -> None:
+        try:
+            if self.status != self._saved:
+                self.state.users.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.state.status_file(self.name), self.status.to_json())
+        finally:
+            self._lock.__exit__(None, None, None)
+
+
+class UserWriter:
+    """Step 2: fed analyses sorted by `order_key`, writes crops and status, yields manifest rows.
+    `close()` must follow the last `finish` (it saves the last user's status)."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.state = StateDir(Path(cfg.state_path))
+        self._user: Optional[_User] = None
 
     def finish(self, result: Analysis) -> ManifestRow:
-        if result.crop is None:
+        if result.folder is None:
             return _row(result, REJECTED, result.reason)
-        if self._folder is None or self._folder.path.name != result.folder:
-            try:
-                self._folder = UserFolder(self.output_dir, result.folder, self.cap)
-            except UnsafePath:
-                return _row(result, REJECTED, Reason.INVALID_USERNAME)
-        name = crop_name(result.topic, result.partition, result.offset)
-        if self._folder.write(name, result.crop) is None:
-            return _row(result, REJECTED, Reason.USER_CAP_REACHED)
-        return _row(result, ACCEPTED, None, path=f"{result.folder}/{name}")
+        try:
+            user = self._switch(result.folder)
+        except UnsafePath:
+            return _row(result, REJECTED, Reason.INVALID_USERNAME)
+        status, reason, path = REJECTED, result.reason, None
+        name = source_name(result.topic, result.partition, result.offset)
+        if result.crop is not None:
+            reason = self._place(user, result, crop_name(result.topic, result.partition, result.offset))
+            if reason is None:
+                status, path = ACCEPTED, f"{result.folder}/{crop_name(result.topic, result.partition, result.offset)}"
+            else:
+                user.keep_example(reason, name, result.crop)
+        elif reason is not None:
+            user.keep_example(reason, name, result.example)
+        user.status = user.status.observe(result.topic, result.partition, result.offset, result.time_ms,
+                                          reason.value if reason else None, user.folder.count)
+        return _row(result, status, reason, path)
+
+    def _place(self, user: _User, result: Analysis, name: str) -> Optional[Reason]:
+        """Writes the crop, or says why not: a rewrite of its own file always goes through."""
+        folder = user.folder
+        hash_ = int(result.crop_hash, 16)
+        if not folder.has(name):
+            if folder.full:
+                return Reason.USER_CAP_REACHED
+            if folder.nearest(hash_)[1] <= self.cfg.min_crop_distance:
+                return Reason.NEAR_DUPLICATE
+        folder.write_crop(name, result.crop, hash_)
+        return None
+
+    def _switch(self, name: str) -> _User:
+        if self._user is None or self._user.name != name:
+            self.close()
+            self._user = _User(self.cfg, self.state, name)
+        return self._user
+
+    def close(self) -> None:
+        user, self._user = self._user, None
+        if user is not None:
+            user.close()
 
 
 def _row(result: Analysis, status: str, reason: Optional[Reason], path: Optional[str] = None) -> ManifestRow:
@@ -115,4 +209,10 @@ def _row(result: Analysis, status: str, reason: Optional[Reason], path: Optional
         w=box.w if box else None,
         h=box.h if box else None,
         path=path,
+        sharpness=result.sharpness,
+        brightness=result.brightness,
+        face_px=result.face_px,
+        crop_hash=result.crop_hash,
+        roll_deg=result.roll_deg,
+        aligned=result.aligned,
     )

@@ -1,19 +1,16 @@
-"""The file dead-letter sink of `replay`: JSON lines under `<output_dir>/_dlq/`.
+"""The file dead-letter sink of `replay`: JSON lines under `<state_dir>/dead-letters/`.
 (The stream's sink is the dead-letter topic, in kafka_io.)"""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import IO, Optional
 
 from .records import Reason, SourceRecord
-from .storage import fsync_dir, source_name
-
-DLQ_DIR = "_dlq"
+from .storage import atomic_writer, source_name
 
 
 def dead_letter_entry(record: SourceRecord, reason: Reason, detail: str) -> dict:
@@ -30,28 +27,21 @@ def dead_letter_entry(record: SourceRecord, reason: Reason, detail: str) -> dict
 
 class FileDeadLetterSink:
     """One file per task, named after its first dead letter's source coordinates so that a
-    replay overwrites its own file; written to a temp file and moved into place on flush."""
+    replay overwrites its own file; written durably (storage.atomic_writer) on flush."""
 
-    def __init__(self, output_dir: str | Path) -> None:
-        self.folder = Path(output_dir) / DLQ_DIR
-        self.name = ""
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self._writer: Optional[contextlib.AbstractContextManager[IO[str]]] = None
         self._out: Optional[IO[str]] = None
-        self._tmp = ""
 
     def add(self, record: SourceRecord, reason: Reason, detail: str) -> None:
         if self._out is None:
-            self.name = source_name(*record.coordinates) + ".jsonl"
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".tmp", dir=self.folder)
-            self._out = os.fdopen(fd, "w", encoding="utf-8")
+            self._writer = atomic_writer(self.folder / (source_name(*record.coordinates) + ".jsonl"), "w")
+            self._out = self._writer.__enter__()
         self._out.write(json.dumps(dead_letter_entry(record, reason, detail)) + "\n")
 
     def flush(self) -> None:
-        if self._out is None:
-            return
-        self._out.flush()
-        os.fsync(self._out.fileno())
-        self._out.close()
-        self._out = None
-        os.replace(self._tmp, self.folder / self.name)
-        fsync_dir(self.folder)
+        if self._writer is not None:
+            writer, self._writer, self._out = self._writer, None, None
+            writer.__exit__(None, None, None)

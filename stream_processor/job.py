@@ -13,8 +13,9 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from functools import partial
 from typing import Callable, Optional
 
@@ -25,6 +26,8 @@ from pyspark.streaming import StreamingContext
 from . import kafka_io, logs, metrics
 from .batch import BatchSummary, process_batch
 from .config import Config
+from .enrollment import Announcements
+from .state import StateDir
 
 log = logging.getLogger("stream_processor")
 _MAX_BACKOFF_S = 30.0
@@ -38,6 +41,7 @@ class _DriverState:
     last_record: float = field(default_factory=time.monotonic)
     failure: Optional[BaseException] = None
     stop: threading.Event = field(default_factory=threading.Event)
+    announcements: Optional[Announcements] = None  # enrollment events, made on the first batch
 
 
 _state = _DriverState()
@@ -68,14 +72,19 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
     if _state.failure is not None:
         return  # never commit past a failed batch: the job is stopping
     inputs = sum(r.count for r in kafka_io.offset_ranges(rdd))
+    state = StateDir(Path(cfg.state_path))
     if inputs:
         _state.last_record = time.monotonic()
         spark = SparkSession.builder.getOrCreate()
+
+        def attempt() -> BatchSummary:
+            summary = process_batch(spark, kafka_io.source_records(spark, rdd), batch_time, cfg,
+                                    partial(kafka_io.KafkaDeadLetterSink, cfg))
+            _announce(cfg, state, summary.users)  # before the commit: at least once
+            return summary
+
         try:
-            summary = with_retries(
-                lambda: process_batch(spark, kafka_io.source_records(spark, rdd), batch_time, cfg,
-                                      partial(kafka_io.KafkaDeadLetterSink, cfg)),
-                cfg.batch_attempts, f"batch {batch_time:%H:%M:%S}")
+            summary = with_retries(attempt, cfg.batch_attempts, f"batch {batch_time:%H:%M:%S}")
         except Exception as exc:  # noqa: BLE001
             log.critical("batch %s FAILED for good: stopping the job, offsets from %s on are not committed: %s",
                          batch_time, batch_time, _first_line(exc))
@@ -83,8 +92,31 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
             _state.stop.set()
             return
         _state.last_record = time.monotonic()  # idle time counts from the end of the last data batch
-        logs.batch(summary, lag=metrics.after_batch(cfg, summary))  # summary line, the job's metrics
+        logs.batch(replace(summary, lag=metrics.after_batch(cfg, summary)))  # the summary line, the job's metrics
+    else:
+        _announce_quietly(cfg, state)  # users stall while nothing arrives
     kafka_io.commit_offsets(stream_id, rdd)
+
+
+def _announce(cfg: Config, state: StateDir, users: Optional[list[str]]) -> None:
+    """Publishes the enrollment events that are due: the users of this batch (`users`), or every
+    known user's stall (None). The first call loads every status, so a restarted job announces
+    where each user stands, never a restart from zero."""
+    if _state.announcements is None:
+        _state.announcements = Announcements(cfg.enrollment_idle_s)
+        users = None
+    _state.announcements.update(state.statuses(users))
+    due = _state.announcements.due(int(time.time() * 1000))
+    if due:
+        kafka_io.publish_events(cfg, cfg.status_topic, [(e["username"], e) for e in due])
+        _state.announcements.published(due)
+
+
+def _announce_quietly(cfg: Config, state: StateDir) -> None:
+    try:
+        _announce(cfg, state, [])
+    except Exception as exc:  # noqa: BLE001 - a stall notice can wait for the next batch
+        log.warning("enrollment events not published (retried with the next batch): %s", _first_line(exc))
 
 
 def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
@@ -132,6 +164,7 @@ def _idle(cfg: Config) -> bool:
 def run_job(cfg: Config) -> int:
     spark = _session(cfg)
     kafka_io.ensure_topic(cfg, cfg.dead_letter_topic)
+    kafka_io.ensure_topic(cfg, cfg.status_topic, cleanup_policy="compact")  # the latest event per user is what counts
     if cfg.checkpoint_dir:
         ssc = StreamingContext.getOrCreate(cfg.checkpoint_dir, lambda: _create_context(spark, cfg))
     else:

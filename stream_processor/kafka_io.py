@@ -285,16 +285,16 @@ def _retry(call: Callable[[], T], timeout_s: float = 30.0) -> T:
             time.sleep(0.25)
 
 
-def ensure_topic(cfg: Config, topic: str, partitions: int = 2) -> bool:
-    """Creates `topic` if missing, sized for cfg.max_message_bytes; True when it created it.
-    An existing topic is left as it is."""
+def ensure_topic(cfg: Config, topic: str, partitions: int = 2, **configs: str) -> bool:
+    """Creates `topic` if missing, sized for cfg.max_message_bytes (plus `configs`, Kafka topic
+    settings with '_' for '.'); True when it created it. An existing topic is left as it is."""
     from kafka.errors import TopicAlreadyExistsError
 
     admin = _admin(cfg)
+    settings = {"max.message.bytes": str(_limit(cfg)), **{k.replace("_", "."): v for k, v in configs.items()}}
     try:
         admin.create_topics(
-            {topic: {"num_partitions": partitions, "replication_factor": -1,
-                     "configs": {"max.message.bytes": str(_limit(cfg))}}},
+            {topic: {"num_partitions": partitions, "replication_factor": -1, "configs": settings}},
             wait_for_metadata=True)
         return True
     except TopicAlreadyExistsError:
@@ -340,6 +340,18 @@ def consumer_lag(cfg: Config, topic: Optional[str] = None, group: Optional[str] 
     ends = end_offsets(cfg, topic, timeout_ms)
     committed = committed_offsets(cfg, group, timeout_ms)
     return [PartitionLag(topic, p, committed.get((topic, p)), end) for p, end in sorted(ends.items())]
+
+
+def publish_events(cfg: Config, topic: str, events: list[tuple[str, dict]]) -> None:
+    """Sends (key, JSON document) pairs and waits for every acknowledgement; raises if any failed."""
+    import json
+
+    producer = shared_producer(cfg)
+    futures = [producer.send(topic, key=key.encode(), value=json.dumps(doc, sort_keys=True).encode())
+               for key, doc in events]
+    producer.flush(timeout=60)
+    for future in futures:
+        future.get(timeout=60)
 
 
 class DeadLetterError(RuntimeError):

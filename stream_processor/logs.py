@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .batch import BatchSummary
@@ -38,6 +38,6 @@ def setup(log_format: str) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-def batch(summary: "BatchSummary", lag: Optional[int] = None) -> None:
-    """The per-batch summary line; in JSON, an object with every BatchSummary field and `lag`."""
-    log.info(summary.line(lag=lag), extra={"fields": {**summary.to_dict(), "lag": lag}})
+def batch(summary: "BatchSummary") -> None:
+    """The per-batch summary line; in JSON, an object with every BatchSummary field."""
+    log.info(summary.line(), extra={"fields": summary.to_dict()})

@@ -9,7 +9,6 @@ they equal the manifest's counts (the latest row per record).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from . import kafka_io
 from .config import Config
+from .enrollment import STATES, state_of
 from .records import Reason
+from .state import StateDir
 
 if TYPE_CHECKING:
     from pyspark.streaming import StreamingContext
@@ -31,8 +32,6 @@ log = logging.getLogger("stream_processor")
 SOURCE_CLASS = "streamprocessor.bridge.JobMetrics"
 SOURCE_NAME = "StreamProcessor"
 NAMESPACE = "stream_processor"  # spark.metrics.namespace (conf/spark-defaults.conf)
-STATES = ("collecting", "complete", "stalled")
-DEFAULT_ENROLLMENT_IDLE_S = 600.0
 MIN_REFRESH_S = 5.0
 
 COUNTERS = ("batches", "messages.accepted", "messages.rejected", "crops.written", "deadLetters.sent",
@@ -60,30 +59,13 @@ def batch_counts(summary: "BatchSummary") -> dict[str, int]:
     return counts
 
 
-# --- the state location (README, "Output") ---------------------------------------------------
-
-def state_dir(cfg: Config) -> Path:
-    """`state_dir`, else `<output_dir>-state`."""
-    return Path(getattr(cfg, "state_dir", "") or cfg.output_dir.rstrip("/") + "-state")
-
-
 def users_by_state(cfg: Config, now_s: Optional[float] = None) -> dict[str, int]:
-    """Users per enrollment state from `<state_dir>/users/*.json`. `stalled` is derived here:
-    below target and no new crop for `enrollment_idle_s` (counted from the first frame when
-    nothing was accepted yet)."""
-    idle_s = float(getattr(cfg, "enrollment_idle_s", DEFAULT_ENROLLMENT_IDLE_S))
-    now_ms = (time.time() if now_s is None else now_s) * 1000
+    """Users per enrollment state, from the status files of the state location (`stalled` is
+    derived when read: enrollment.state_of)."""
+    now_ms = int((time.time() if now_s is None else now_s) * 1000)
     counts = Counter({state: 0 for state in STATES})
-    for path in sorted((state_dir(cfg) / "users").glob("*.json")):
-        try:
-            user = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # being replaced, or not ours
-        state = user.get("state", "collecting")
-        last = user.get("last_accepted_ms") or user.get("first_frame_ms")
-        if state != "complete" and last is not None and now_ms - last > idle_s * 1000:
-            state = "stalled"
-        counts[state if state in STATES else "collecting"] += 1
+    for status in StateDir(Path(cfg.state_path)).statuses():
+        counts[state_of(status, now_ms, cfg.enrollment_idle_s)] += 1
     return dict(counts)
 
 
@@ -109,13 +91,17 @@ def start(ssc: "StreamingContext", cfg: Config) -> None:
 def _keep_fresh(source: Any, cfg: Config, period_s: float) -> None:
     """Batches without data leave the gauges alone: refresh them every `period_s` until the JVM
     is gone."""
+    from py4j.protocol import Py4JError
+
     while True:
         time.sleep(period_s)
         try:
             _set_users(source, cfg)
             _set_lag(source, cfg, quiet=True)
-        except Exception:  # noqa: BLE001 - Py4J errors once the driver's JVM has stopped
+        except Py4JError:  # the driver's JVM has stopped
             return
+        except Exception as exc:  # noqa: BLE001 - a status file being replaced: next time
+            log.debug("metrics not refreshed: %s", exc)
 
 
 def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:

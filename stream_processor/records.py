@@ -25,11 +25,23 @@ class Reason(str, Enum):
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
     USER_CAP_REACHED = "user_cap_reached"
+    # the training-data gates (README, "Quality gates")
+    BLURRY = "blurry"
+    UNDEREXPOSED = "underexposed"
+    OVEREXPOSED = "overexposed"
+    FACE_TOO_SMALL = "face_too_small"
+    NEAR_DUPLICATE = "near_duplicate"
 
     @property
     def before_detection(self) -> bool:
         """Messages rejected before detection also go, unchanged, to the dead-letter sink."""
-        return self not in (Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.USER_CAP_REACHED)
+        return self in _BEFORE_DETECTION
+
+
+_BEFORE_DETECTION = frozenset({
+    Reason.INVALID_JSON, Reason.MISSING_FIELD, Reason.INVALID_USERNAME, Reason.INVALID_BASE64,
+    Reason.UNSUPPORTED_FORMAT, Reason.IMAGE_TOO_LARGE, Reason.CORRUPT_IMAGE, Reason.MESSAGE_TOO_LARGE,
+})
 
 
 ACCEPTED = "accepted"
@@ -80,7 +92,8 @@ class Box:
 
 @dataclass(frozen=True)
 class ManifestRow:
-    """One row of `<output_dir>/_manifest/`; field order is the Parquet column order."""
+    """One row of the manifest (`<state_dir>/manifest/`, see manifest.py); field order is the
+    Parquet column order."""
 
     topic: str
     partition: int
@@ -95,3 +108,10 @@ class ManifestRow:
     w: Optional[int]
     h: Optional[int]
     path: Optional[str]
+    # Scores of the quality gates, for every frame that reached them (README, "Quality gates").
+    sharpness: Optional[float] = None
+    brightness: Optional[float] = None
+    face_px: Optional[int] = None
+    crop_hash: Optional[str] = None  # 64-bit perceptual hash of the crop, 16 hex digits
+    roll_deg: Optional[float] = None  # in-plane rotation of the face that the crop undid
+    aligned: Optional[bool] = None  # True when the crop was levelled on the eyes

@@ -22,6 +22,7 @@ from .batch import BatchSummary, process_batch, source_frame
 from .config import Config
 from .dead_letters import FileDeadLetterSink
 from .kafka_io import jar_paths
+from .state import StateDir
 
 _TEXT_INPUT = "org.apache.hadoop.mapreduce.lib.input.TextInputFormat"
 _LINE_BYTES = "streamprocessor.bridge.TextBytesConverter"
@@ -55,6 +56,6 @@ def replay(spark: SparkSession, input_path: str | Path, cfg: Config) -> BatchSum
     topic = path.name
     records = read_lines(spark, path).map(lambda line: (topic, 0, line[1], None, None, bytes(line[0])))
     summary = process_batch(spark, source_frame(spark, records), datetime.now(), cfg,
-                            partial(FileDeadLetterSink, cfg.output_dir))
+                            partial(FileDeadLetterSink, StateDir(Path(cfg.state_path)).dead_letters))
     logs.batch(summary)
     return summary

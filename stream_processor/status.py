@@ -10,31 +10,31 @@ import json
 import logging
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Optional
 
-from . import kafka_io, metrics
+from . import kafka_io, manifest, metrics
 from .batch import BatchSummary
 from .config import Config
 from .records import Reason
-from .report import manifest_rows
+from .state import StateDir
 
 BEHIND, BROKER_DOWN = 1, 3
 BROKER_TIMEOUT_MS = 8_000  # within ~15 s a dead broker gives one line and exit 3
 
 
-def last_batch(cfg: Config) -> Optional[BatchSummary]:
-    """The summary the job wrote for its last batch (`<state_dir>/last-batch.json`), if any."""
-    path = metrics.state_dir(cfg) / "last-batch.json"
+def last_batch(state: StateDir) -> Optional[BatchSummary]:
+    """The summary the job wrote for its last batch, if any."""
     try:
-        return BatchSummary.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return BatchSummary.from_dict(json.loads(state.last_batch.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def dead_letters_by_reason(cfg: Config) -> dict[str, int]:
+def dead_letters_by_reason(state: StateDir) -> dict[str, int]:
     """Records whose latest manifest row has a reason that sends them to the dead letters."""
     dead = {r.value for r in Reason if r.before_detection}
-    return dict(sorted(Counter(r["reason"] for r in manifest_rows(cfg.output_dir) if r["reason"] in dead).items()))
+    return dict(sorted(Counter(r["reason"] for r in manifest.latest_rows(state.manifest) if r["reason"] in dead).items()))
 
 
 def status(cfg: Config) -> int:
@@ -57,13 +57,14 @@ def status(cfg: Config) -> int:
         out.append(f"  {p.partition:>9}  {committed:>10}  {p.end:>10}  {p.behind:>8}")
     behind = total > cfg.max_lag
     out.append(f"  total lag {total} ({'BEHIND: more than' if behind else 'within'} max_lag {cfg.max_lag})")
-    summary = last_batch(cfg)
+    state = StateDir(Path(cfg.state_path))
+    summary = last_batch(state)
     out.append(f"last batch: {summary.line() if summary else 'none yet'}"
                + (f" input_bytes={summary.input_bytes}" if summary else ""))
     users = metrics.users_by_state(cfg)
-    out.append("users: " + ", ".join(f"{state} {n}" for state, n in users.items()))
-    dead = dead_letters_by_reason(cfg)
+    out.append("users: " + ", ".join(f"{name} {n}" for name, n in users.items()))
+    dead = dead_letters_by_reason(state)
     out.append("dead letters: " + (", ".join(f"{reason} {n}" for reason, n in dead.items()) if dead else "none")
-               + f"  (state: {metrics.state_dir(cfg)})")
+               + f"  (state: {state.root})")
     print("\n".join(out))
     return BEHIND if behind else 0

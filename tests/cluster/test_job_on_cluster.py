@@ -16,7 +16,7 @@ from kafka import KafkaConsumer
 from stream_processor import kafka_io
 from stream_processor.config import Config
 from stream_processor.produce import send_all, Outgoing
-from stream_processor.report import manifest_rows
+from tests.support.output import manifest_rows, state_of
 from stream_processor.samples import encode, make_frame, message
 from tests.cluster.test_local_cluster import SCRIPT, free_ports, get_json, kill_leftovers
 
@@ -88,8 +88,9 @@ def test_job_on_two_workers(cluster, kafka_broker, tmp_path):
     assert {(r["topic"], r["partition"]) for r in rows} <= {(cfg.topic, 0), (cfg.topic, 1)}
     accepted = [r for r in rows if r["status"] == "accepted"]
     assert {r["username"] for r in accepted} == set(USERS)  # crops for every user
-    on_disk = {str(p.relative_to(out)) for p in out.rglob("*.png")}
-    assert on_disk == {r["path"] for r in accepted}
+    on_disk = {str(p.relative_to(out)) for p in out.rglob("*")}
+    assert on_disk == {r["path"] for r in accepted} | set(USERS)  # user folders of crops, nothing else
+    assert sorted(p.name for p in state_of(out).users.iterdir()) == sorted(f"{u}.json" for u in USERS)
     reasons = [r["reason"] for r in rows if r["status"] == "rejected"]
     assert sorted(r for r in reasons if r not in ("no_face", "multiple_faces")) == \
         ["invalid_base64", "invalid_json", "invalid_username"]

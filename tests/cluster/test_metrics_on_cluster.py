@@ -21,10 +21,10 @@ from stream_processor import metrics
 from stream_processor.config import Config
 from stream_processor.produce import Outgoing, send_all
 from stream_processor.records import Reason
-from stream_processor.report import manifest_rows
 from stream_processor.samples import encode, make_frame, message
 from tests.cluster.test_local_cluster import SCRIPT, free_ports, kill_leftovers
 from tests.static.test_monitoring import SPARK_METRICS, dashboard_selectors
+from tests.support.output import manifest_rows
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]

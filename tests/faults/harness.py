@@ -1,10 +1,11 @@
 """The faults layer's tools: one fixed input (frames of three users plus undecodable messages),
 the job as a subprocess in its own session, and the comparison of two output folders.
 
-Two runs are compared by what a reader of `output_dir` sees: every file outside `_manifest/`
-(relative path -> bytes; temp files of an interrupted write, `.*.tmp`, are listed apart) and the
-manifest rows deduplicated by source coordinates, without `batch_time`. A record processed more
-than once must have the same row every time (checked, not just the latest kept).
+Two runs are compared by what a reader of the output sees: every file of the training set and
+the enrollment status and rejected examples of the state location (relative path -> bytes; temp
+files of an interrupted write, `.*.tmp`, are listed apart), and the manifest rows deduplicated by
+source coordinates, without `batch_time`. A record processed more than once must have the same
+row every time (checked, not just the latest kept).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Callable, Optional, Sequence
 from stream_processor import kafka_io
 from stream_processor.config import Config
 from stream_processor.samples import encode, make_frame, message
-from stream_processor.storage import MANIFEST_DIR
+from tests.support.output import state_of
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -88,7 +89,8 @@ def publish(bootstrap: str, messages: Sequence[Message], topic: str = TOPIC) -> 
 
 @dataclass
 class Output:
-    files: dict[str, bytes]  # every file outside _manifest/ except temp files
+    files: dict[str, bytes]  # every file of the training set except temp files
+    state: dict[str, bytes]  # the state location's users/ and rejected/ (status, examples)
     rows: dict[Coords, tuple]  # manifest rows by coordinates (COMPARED columns)
     raw_rows: int  # manifest rows before deduplication
     temps: list[str] = field(default_factory=list)
@@ -98,30 +100,36 @@ class Output:
         return {k: v for k, v in self.files.items() if k.endswith(".png")}
 
 
+def _files(root: Path, temps: list[str]) -> dict[str, bytes]:
+    files = {}
+    for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        rel = str(path.relative_to(root))
+        if not path.is_file():
+            continue
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            temps.append(rel)
+        else:
+            files[rel] = path.read_bytes()
+    return files
+
+
 def snapshot(output_dir: str | Path) -> Output:
     import pyarrow.dataset as ds
 
-    root = Path(output_dir)
-    files, temps = {}, []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if not path.is_file() or rel.parts[0] == MANIFEST_DIR:
-            continue
-        if path.name.startswith(".") and path.name.endswith(".tmp"):
-            temps.append(str(rel))
-        else:
-            files[str(rel)] = path.read_bytes()
+    root, state = Path(output_dir), state_of(output_dir)
+    temps: list[str] = []
+    files = _files(root, temps)
+    kept = {f"{sub.name}/{rel}": data for sub in (state.users, state.rejected) for rel, data in _files(sub, temps).items()}
     rows: dict[Coords, tuple] = {}
     raw = 0
-    folder = root / MANIFEST_DIR
-    if folder.is_dir():
-        for row in ds.dataset(str(folder), format="parquet").to_table().to_pylist():
+    if state.manifest.is_dir():
+        for row in ds.dataset(str(state.manifest), format="parquet").to_table().to_pylist():
             raw += 1
             key = (row["topic"], row["partition"], row["offset"])
             value = tuple(row[c] for c in COMPARED)
             assert rows.setdefault(key, value) == value, \
                 f"record {key} has two different manifest rows:\n  {rows[key]}\n  {value}"
-    return Output(files, rows, raw, temps)
+    return Output(files, kept, rows, raw, temps)
 
 
 def assert_same_output(got: Output, want: Output) -> None:
@@ -129,6 +137,9 @@ def assert_same_output(got: Output, want: Output) -> None:
     assert not missing and not extra, f"files missing: {missing}; files that should not exist: {extra}"
     changed = sorted(k for k in want.files if got.files[k] != want.files[k])
     assert not changed, f"files with other bytes: {changed}"
+    assert sorted(got.state) == sorted(want.state), f"state files: {sorted(got.state)} != {sorted(want.state)}"
+    changed = sorted(k for k in want.state if got.state[k] != want.state[k])
+    assert not changed, f"state files with other bytes: {changed}"
     lost, added = sorted(set(want.rows) - set(got.rows)), sorted(set(got.rows) - set(want.rows))
     assert not lost and not added, f"manifest rows missing: {lost}; unexpected: {added}"
     differ = sorted(k for k in want.rows if got.rows[k] != want.rows[k])
@@ -137,15 +148,18 @@ def assert_same_output(got: Output, want: Output) -> None:
 
 
 def copy_output(src: Path, dst: Path) -> Path:
+    """The training set and its state location (both at their default places)."""
     shutil.copytree(src, dst, symlinks=True)
+    shutil.copytree(state_of(src).root, state_of(dst).root, symlinks=True)
     return dst
 
 
-def manifest_coverage(output_dir: str | Path, topic: str = TOPIC, manifest: str = MANIFEST_DIR) -> dict[int, int]:
-    """partition -> n such that offsets 0..n-1 all have a manifest row in `manifest`."""
+def manifest_coverage(output_dir: str | Path, topic: str = TOPIC, folder: Optional[Path] = None) -> dict[int, int]:
+    """partition -> n such that offsets 0..n-1 all have a manifest row (in `folder`, default the
+    output's manifest)."""
     import pyarrow.dataset as ds
 
-    folder = Path(output_dir) / manifest
+    folder = folder or state_of(output_dir).manifest
     seen: dict[int, set[int]] = {}
     if folder.is_dir():
         for row in ds.dataset(str(folder), format="parquet").to_table(columns=["topic", "partition", "offset"]).to_pylist():
@@ -177,6 +191,18 @@ def dead_letters(bootstrap: str, topic: str, timeout_ms: int = 4000) -> dict[Coo
     finally:
         consumer.close()
     return found
+
+
+def latest_events(bootstrap: str, topic: str, timeout_ms: int = 4000) -> dict[str, dict]:
+    """The last JSON event per key of a topic (the enrollment events)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=timeout_ms)
+    try:
+        return {record.key.decode(): json.loads(record.value) for record in consumer}
+    finally:
+        consumer.close()
 
 
 def assert_dead_letters(bootstrap: str, dlq_topic: str, sent: dict[Coords, Message]) -> None:

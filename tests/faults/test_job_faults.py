@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total,
-                                  copy_output, manifest_coverage, run_args, snapshot, wait_until)
+from stream_processor.enrollment import UserStatus
+from tests.faults.harness import (TOPIC, USERS, JobProcess, assert_dead_letters, assert_same_output, committed_total,
+                                  copy_output, latest_events, manifest_coverage, run_args, snapshot, wait_until)
+from tests.support.output import state_of
 
 pytestmark = pytest.mark.faults
 
@@ -22,6 +24,23 @@ def test_undisturbed_run_dead_letters_every_undecodable_message(baseline):
     assert_dead_letters(baseline.bootstrap, f"{TOPIC}.dlq", baseline.sent)
     reasons = sorted(row[5] for row in baseline.output.rows.values() if row[5])
     assert {"no_face", "multiple_faces"} <= set(reasons)
+
+
+def test_undisturbed_run_keeps_and_announces_each_users_enrollment(baseline):
+    """Each user's status file counts that user's records once; the latest event published on
+    `<topic>.enrollment` (key = username) says the same."""
+    events = latest_events(baseline.bootstrap, f"{TOPIC}.enrollment")
+    assert sorted(events) == sorted(USERS)
+    for user in USERS:
+        status = UserStatus.from_json(baseline.output.state[f"users/{user}.json"])
+        rows = [r for r in baseline.output.rows.values() if r[3] == user]
+        assert status.frames == len(rows)
+        assert status.count == sum(r[4] == "accepted" for r in rows) == len(list((baseline.output_dir / user).iterdir()))
+        assert sum(status.rejected.values()) == sum(r[4] == "rejected" for r in rows)
+        event = events[user]
+        assert (event["count"], event["frames"], event["rejected"]) == (status.count, status.frames, status.rejected)
+        # below the target: collecting, or stalled when its frames are older than enrollment_idle_s
+        assert event["state"] in ("collecting", "stalled") and event["version"] == [0, status.frames]
 
 
 def _crop_offsets(out: Path) -> dict[int, int]:
@@ -89,7 +108,7 @@ def test_unwritable_output_fails_the_batch_uncommitted_then_recovers(baseline, f
     with JobProcess(baseline.code, args, tmp_path / "job.log") as job:
         wait_until(lambda: sum(committed_total(baseline.bootstrap, fresh_group).values()) > 0, 120,
                    "a first committed batch", job, 0.1)
-        broken = [(out / "_manifest", aside / "_manifest"), (out / "bob", aside / "bob")]
+        broken = [(state_of(out).manifest, aside / "manifest"), (out / "bob", aside / "bob")]
         for path, moved in broken:
             _block(path, moved)
         try:
@@ -99,7 +118,7 @@ def test_unwritable_output_fails_the_batch_uncommitted_then_recovers(baseline, f
             seen = []
             for _ in range(8):
                 committed = committed_total(baseline.bootstrap, fresh_group)
-                coverage = manifest_coverage(aside, manifest="_manifest")
+                coverage = manifest_coverage(out, folder=aside / "manifest")
                 assert all(committed.get(p, 0) <= coverage[p] for p in coverage), (committed, coverage)
                 seen.append(committed)
                 time.sleep(0.5)
@@ -121,7 +140,7 @@ def test_reset_group_reprocesses_everything_without_new_or_changed_files(baselin
     from kafka import KafkaAdminClient, TopicPartition
     from kafka.admin import OffsetSpec
 
-    from stream_processor.report import manifest_rows
+    from tests.support.output import manifest_rows
 
     out = copy_output(baseline.output_dir, tmp_path / "out")
     before = snapshot(out)

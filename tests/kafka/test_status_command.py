@@ -4,7 +4,6 @@ exit code a probe reads; a broker that is down gives one clear line and exit 3."
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
@@ -16,10 +15,13 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka import errors as Errors
 from kafka.structs import OffsetAndMetadata
 
-from stream_processor import kafka_io, metrics
-from stream_processor.batch import BatchSummary, write_manifest
+from stream_processor import kafka_io, manifest
+from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
+from stream_processor.enrollment import UserStatus
+from stream_processor.records import ManifestRow
 from tests.support.broker import LocalBroker
+from tests.support.output import state_of
 
 pytestmark = pytest.mark.kafka
 
@@ -29,8 +31,9 @@ def status(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL)
 
 
-def manifest_row(topic: str, offset: int, status: str, reason):
-    return (topic, 0, offset, "ada", None, status, reason, None, None, None, None, None, None)
+def manifest_row(topic: str, offset: int, status: str, reason) -> tuple:
+    return manifest.as_tuple(ManifestRow(topic, 0, offset, "ada", None, status, reason, None, None, None, None, None,
+                                         None))
 
 
 def commit(cfg: Config, offsets: dict) -> None:
@@ -64,21 +67,21 @@ def job_state(kafka_broker, tmp_path):
     producer.close()
     commit(cfg, {TopicPartition(topic, 0): OffsetAndMetadata(2, "", -1)})
 
-    state = metrics.state_dir(cfg)
-    (state / "users").mkdir(parents=True)
-    now_ms = time.time() * 1000
-    for name, user_state, last in (("ada", "complete", now_ms), ("bob", "collecting", now_ms),
-                                   ("cy", "collecting", now_ms - 24 * 3600 * 1000)):
-        (state / "users" / f"{name}.json").write_text(json.dumps(
-            {"username": name, "state": user_state, "count": 1, "target": 60, "last_accepted_ms": last}))
+    state = state_of(cfg.output_dir)
+    state.users.mkdir(parents=True)
+    now_ms = int(time.time() * 1000)
+    for status in (UserStatus("ada", 60, count=60, last_accepted_ms=now_ms),
+                   UserStatus("bob", 60, count=1, last_accepted_ms=now_ms),
+                   UserStatus("cy", 60, count=1, last_accepted_ms=now_ms - 24 * 3600 * 1000)):
+        state.status_file(status.username).write_bytes(status.to_json())
     summary = BatchSummary(datetime(2026, 11, 29, 22, 10, 5), 6, 2, {"invalid_json": 2, "corrupt_image": 1,
-                                                                     "no_face": 1}, 1.5, 4321)
-    (state / "last-batch.json").write_text(json.dumps(summary.to_dict()))
+                                                                     "no_face": 1}, 1.5, input_bytes=4321)
+    summary.save(state)
     rows = [manifest_row(topic, 0, "rejected", "invalid_json"), manifest_row(topic, 1, "rejected", "invalid_json"),
             manifest_row(topic, 2, "rejected", "corrupt_image"), manifest_row(topic, 3, "rejected", "no_face"),
             manifest_row(topic, 4, "accepted", None)]
-    write_manifest(rows, datetime(2026, 11, 29, 22, 10, 0), cfg.output_dir)
-    write_manifest(rows[:1], datetime(2026, 11, 29, 22, 10, 5), cfg.output_dir)  # a record read twice
+    manifest.write(rows, datetime(2026, 11, 29, 22, 10, 0), state.manifest)
+    manifest.write(rows[:1], datetime(2026, 11, 29, 22, 10, 5), state.manifest)  # a record read twice
     return cfg
 
 

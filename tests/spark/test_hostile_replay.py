@@ -1,6 +1,6 @@
 """Hostile input end to end through `replay`: crafted usernames, image headers, encodings and JSON
 shapes. Every line gets one manifest row with the right reason, nothing is written outside the
-output folder (not even through a planted symlink), and `_dlq/` holds every undecodable line.
+output folders (not even through a planted symlink), and the dead letters hold every undecodable line.
 (Property-based tests of the pure core are in tests/unit/test_hostile.py.)"""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from stream_processor.config import MIB, Config
 from stream_processor.imaging import JPEG_MAGIC, PNG_MAGIC
 from stream_processor.records import Reason
 from stream_processor.replay import replay
-from stream_processor.report import manifest_rows
+from tests.support.output import manifest_rows, state_of
 from stream_processor.samples import astronaut, encode
 
 pytestmark = pytest.mark.spark
@@ -135,14 +135,16 @@ def test_hostile_lines_each_get_their_reason_and_nothing_escapes(spark, tmp_path
         assert got == expected, f"{what}: {got} != {expected}"
     assert not list(outside.iterdir()), "written through the planted symlink"
     new = tree(tmp_path) - before
-    assert all(p.startswith("out" + os.sep) for p in new), [p for p in new if not p.startswith("out" + os.sep)]
-    folders = {p.name for p in out.iterdir()}
-    assert folders == {"_manifest", "_dlq", "planted", "dora", "file", "b" * 64, "ada.lovelace-1_x"}, folders
-    assert not [p for p in out.rglob("*.tmp")]
+    mine = ("out" + os.sep, "out-state" + os.sep, "out-state")
+    assert all(p.startswith(mine) for p in new), [p for p in new if not p.startswith(mine)]
+    folders = {p.name for p in out.iterdir()}  # the training set: user folders only
+    assert folders == {"planted", "dora", "file", "b" * 64, "ada.lovelace-1_x"}, folders
+    assert not [p for p in tmp_path.rglob("*.tmp")]
 
-    # _dlq/ holds every line rejected before detection, unchanged, with its reason and line number.
+    # The dead letters hold every line rejected before detection, unchanged, with its reason and
+    # line number.
     dead = {}
-    for f in (out / "_dlq").glob("*.jsonl"):
+    for f in state_of(out).dead_letters.glob("*.jsonl"):
         for text in f.read_text().splitlines():
             d = json.loads(text)
             value = d["value"].encode() if "value" in d else base64.b64decode(d["value_base64"])
@@ -163,7 +165,7 @@ def test_a_line_that_is_not_utf8_is_invalid_json_and_dead_lettered_unchanged(spa
     source.write_bytes(line + b"\n")
     out = tmp_path / "out"
     replay(spark, source, Config(output_dir=str(out)))
-    dead = [json.loads(t) for f in (out / "_dlq").glob("*.jsonl") for t in f.read_text().splitlines()]
+    dead = [json.loads(t) for f in state_of(out).dead_letters.glob("*.jsonl") for t in f.read_text().splitlines()]
     assert [r["reason"] for r in manifest_rows(out)] == ["invalid_json"]
     assert [base64.b64decode(d["value_base64"]) for d in dead] == [line]
 
@@ -177,6 +179,6 @@ def test_only_newline_ends_a_line(spark, tmp_path):
     replay(spark, source, Config(output_dir=str(out)))
     rows = sorted(manifest_rows(out), key=lambda r: r["offset"])
     assert [(r["offset"], r["reason"]) for r in rows] == [(0, "missing_field"), (1, "invalid_json")]
-    dead = sorted((json.loads(t) for f in (out / "_dlq").glob("*.jsonl") for t in f.read_text().splitlines()),
+    dead = sorted((json.loads(t) for f in state_of(out).dead_letters.glob("*.jsonl") for t in f.read_text().splitlines()),
                   key=lambda d: d["offset"])
     assert [d["value"] for d in dead] == ['{"a":\r1}', "[2]"]

@@ -7,7 +7,9 @@ from pathlib import Path
 import cv2
 import pytest
 
-from stream_processor.batch import read_manifest
+from types import SimpleNamespace
+
+from stream_processor import manifest
 from stream_processor.config import Config
 from stream_processor.replay import replay
 from stream_processor.samples import encode, make_frame, message
@@ -47,12 +49,22 @@ def crops(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*.png")}
 
 
+def manifest_rows(cfg: Config) -> list[SimpleNamespace]:
+    """The latest row per record, as objects (row.offset)."""
+    return [SimpleNamespace(**r) for r in manifest.latest_rows(Path(cfg.state_path) / "manifest")]
+
+
+def files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def test_replay_writes_crops_manifest_and_dead_letters(spark, dataset, tmp_path):
     path, sample = dataset
-    cfg = Config(output_dir=str(tmp_path))
+    train = tmp_path / "train"
+    cfg = Config(output_dir=str(train))
     summary = replay(spark, path, cfg)
 
-    rows = {r.offset: r for r in read_manifest(spark, str(tmp_path)).collect()}
+    rows = {r.offset: r for r in manifest_rows(cfg)}
     assert summary.inputs == len(rows) == len(sample) + len(INVALID) + 1
     assert summary.accepted + sum(summary.rejected.values()) == summary.inputs
     for i, frame in enumerate(sample):
@@ -62,7 +74,7 @@ def test_replay_writes_crops_manifest_and_dead_letters(spark, dataset, tmp_path)
         if row.status == "accepted":
             assert frame.kind == "one" and row.faces == 1 and row.reason is None
             assert row.path == f"{USERS[i % 3]}/{crop_name('frames.jsonl', 0, i)}"
-            crop = cv2.imread(str(tmp_path / row.path))
+            crop = cv2.imread(str(train / row.path))
             assert crop.shape == (160, 160, 3)
             truth = frame.faces[0]  # the kept box is on the face
             cx, cy = row.x + row.w / 2, row.y + row.h / 2
@@ -79,25 +91,31 @@ def test_replay_writes_crops_manifest_and_dead_letters(spark, dataset, tmp_path)
         assert (rows[offset].status, rows[offset].reason, rows[offset].faces) == ("rejected", reason, None)
     assert rows[len(sample) + 2].username is None and rows[len(sample) + 3].username == "../etc"
 
-    dead = [json.loads(line) for f in (tmp_path / "_dlq").glob("*.jsonl") for line in f.read_text().splitlines()]
+    dead = [json.loads(line) for f in (tmp_path / "train-state" / "dead-letters").glob("*.jsonl")
+            for line in f.read_text().splitlines()]
     assert sorted((d["offset"], d["reason"]) for d in dead) == sorted(bad.items())
     assert dead[0]["topic"] == "frames.jsonl"
     original = path.read_bytes().split(b"\n")
     assert all(d["value"].encode() == original[d["offset"]] for d in dead)
 
     accepted = {r.path for r in rows.values() if r.status == "accepted"}
-    assert set(crops(tmp_path)) == accepted  # nothing else on disk, nothing outside the users' folders
+    assert set(files(train)) == accepted  # the training set holds the crops and nothing else
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train", "train-state"]
 
 
 def test_replay_twice_is_byte_identical(spark, dataset, tmp_path):
     path, _ = dataset
-    cfg = Config(output_dir=str(tmp_path))
+    cfg = Config(output_dir=str(tmp_path / "train"))
+    state = tmp_path / "train-state"
     replay(spark, path, cfg)
-    first, files = crops(tmp_path), sorted(p.name for p in (tmp_path / "_dlq").iterdir())
+    first, kept = files(tmp_path / "train"), {k: v for k, v in files(state).items() if not k.startswith(("manifest/", "last-batch"))}
     replay(spark, path, cfg)
-    assert crops(tmp_path) == first and sorted(p.name for p in (tmp_path / "_dlq").iterdir()) == files
+    # crops, dead letters, enrollment status and rejected examples: the same bytes
+    assert files(tmp_path / "train") == first
+    assert {k: v for k, v in files(state).items() if not k.startswith(("manifest/", "last-batch"))} == kept
+    assert any(k.startswith("users/") for k in kept) and any(k.startswith("dead-letters/") for k in kept)
     assert not [p for p in tmp_path.rglob("*.tmp")]
-    assert read_manifest(spark, str(tmp_path)).count() == len(path.read_bytes().splitlines())
+    assert len(manifest.all_rows(state / "manifest")) == 2 * len(path.read_bytes().splitlines())
 
 
 def test_per_user_cap_keeps_the_first_frames_in_source_order(spark, tmp_path):
@@ -107,7 +125,7 @@ def test_per_user_cap_keeps_the_first_frames_in_source_order(spark, tmp_path):
     out = tmp_path / "out"
     cfg = Config(output_dir=str(out), max_images_per_user=4)
     replay(spark, path, cfg)
-    rows = sorted(read_manifest(spark, str(out)).collect(), key=lambda r: r.offset)
+    rows = manifest_rows(cfg)
     found = [r for r in rows if r.faces == 1]
     assert len(found) >= 6
     assert [r.status for r in found] == ["accepted"] * 4 + ["rejected"] * (len(found) - 4)

@@ -6,7 +6,10 @@ import threading
 import pytest
 from pyspark.streaming import StreamingContext
 
-from stream_processor.batch import process_batch, read_manifest, source_frame
+from pathlib import Path
+
+from stream_processor import manifest
+from stream_processor.batch import process_batch, source_frame
 from stream_processor.config import Config
 from stream_processor.dead_letters import FileDeadLetterSink
 from stream_processor.samples import encode, make_frame, message
@@ -21,13 +24,13 @@ def records(topic, start, values):
 def test_queue_stream_batches_share_the_cap_and_stamp_their_batch(spark, tmp_path):
     faces = [message("erin", encode(make_frame("one", 700 + i).image)) for i in range(6)]
     batches = [records("t", 0, faces[:3] + [b"{broken"]), records("t", 4, faces[3:])]
-    cfg = Config(output_dir=str(tmp_path), max_images_per_user=4)
+    cfg = Config(output_dir=str(tmp_path / "train"), max_images_per_user=4)
     summaries, done = [], threading.Event()
 
     def on_batch(batch_time, rdd):
         if not rdd.isEmpty():
             summaries.append(process_batch(spark, source_frame(spark, rdd), batch_time, cfg,
-                                           lambda: FileDeadLetterSink(cfg.output_dir)))
+                                           lambda: FileDeadLetterSink(tmp_path / "dead-letters")))
         if len(summaries) == len(batches):
             done.set()
 
@@ -41,9 +44,9 @@ def test_queue_stream_batches_share_the_cap_and_stamp_their_batch(spark, tmp_pat
 
     assert [s.inputs for s in summaries] == [4, 3]
     assert summaries[0].rejected.get("invalid_json") == 1
-    rows = sorted(read_manifest(spark, str(tmp_path)).collect(), key=lambda r: r.offset)
-    assert len(rows) == 7 and len({r.batch_time for r in rows}) == 2
-    found = [r for r in rows if r.faces == 1]
+    rows = manifest.latest_rows(Path(cfg.state_path) / "manifest")
+    assert len(rows) == 7 and len({r["batch_time"] for r in rows}) == 2
+    found = [r for r in rows if r["faces"] == 1]
     assert len(found) >= 5
-    assert [r.status for r in found] == ["accepted"] * 4 + ["rejected"] * (len(found) - 4)
-    assert len(list((tmp_path / "erin").iterdir())) == 4
+    assert [r["status"] for r in found] == ["accepted"] * 4 + ["rejected"] * (len(found) - 4)
+    assert len(list((tmp_path / "train" / "erin").iterdir())) == 4

@@ -186,10 +186,13 @@ def test_named_volumes_are_declared(compose, services):
                 assert source in declared, f"{name} mounts volume {source}, which is not declared"
 
 
-def test_training_data_volume_is_shared_by_the_workers_and_the_job(compose, services):
-    assert "training-data" in (compose.get("volumes") or {})
-    output_dir = flag_value(command_of(services["stream-processor"]), "--output-dir")
-    assert output_dir and output_dir.startswith("/"), "the job needs an absolute --output-dir on the volume"
+@pytest.mark.parametrize("flag, volume", [("--output-dir", "training-data"), ("--state-dir", "stream-state")])
+def test_training_set_and_state_volumes_are_shared_by_the_workers_and_the_job(compose, services, flag, volume):
+    """Executors write crops and enrollment status: both folders must be the same on every node;
+    the training set's volume holds user folders only, so the state has a volume of its own."""
+    assert volume in (compose.get("volumes") or {})
+    path = flag_value(command_of(services["stream-processor"]), flag)
+    assert path and path.startswith("/"), f"the job needs an absolute {flag} on the volume"
     for name in ("spark-worker-1", "spark-worker-2", "stream-processor"):
         mounts = {}
         for v in services[name].get("volumes") or []:
@@ -198,7 +201,7 @@ def test_training_data_volume_is_shared_by_the_workers_and_the_job(compose, serv
             else:
                 source, target = v.get("source"), v.get("target")
             mounts[target] = source
-        assert mounts.get(output_dir) == "training-data", f"{name} does not mount training-data at {output_dir}"
+        assert mounts.get(path) == volume, f"{name} does not mount {volume} at {path}"
 
 
 def test_kafka_takes_large_frames(services):

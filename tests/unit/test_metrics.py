@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from stream_processor import logs, metrics
 from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
+from stream_processor.enrollment import UserStatus
 from stream_processor.records import Reason
+from stream_processor.state import StateDir
 
 pytestmark = pytest.mark.unit
 
 SUMMARY = BatchSummary(datetime(2026, 11, 29, 22, 10, 5), inputs=9, accepted=4,
                        rejected={"no_face": 2, "invalid_json": 1, "corrupt_image": 1, "user_cap_reached": 1},
-                       seconds=1.25, input_bytes=123456)
+                       seconds=1.25, users=["ada", "bob"], input_bytes=123456)
 
 
 def test_a_batch_adds_kept_rejected_by_reason_crops_and_dead_letters():
@@ -47,20 +51,16 @@ def test_summary_round_trips_through_json():
     assert again == SUMMARY
 
 
-def _user(folder, name, **fields):
-    (folder / f"{name}.json").write_text(json.dumps({"username": name, "target": 60, **fields}))
-
-
 def test_users_by_state_derives_stalled_from_the_last_crop(tmp_path):
-    cfg = Config(output_dir=str(tmp_path / "out"))
-    users = metrics.state_dir(cfg) / "users"
-    users.mkdir(parents=True)
-    now = 1_800_000_000.0
-    _user(users, "ada", state="complete", count=60, last_accepted_ms=(now - 9999) * 1000)
-    _user(users, "grace", state="collecting", count=10, last_accepted_ms=(now - 5) * 1000)
-    _user(users, "linus", state="collecting", count=3, last_accepted_ms=(now - 3600) * 1000)
-    _user(users, "ken", state="collecting", count=0, first_frame_ms=(now - 3600) * 1000)
-    (users / "broken.json").write_text("{half")
+    cfg = Config(output_dir=str(tmp_path / "out"), enrollment_idle_s=600)
+    state = StateDir(Path(cfg.state_path))
+    state.users.mkdir(parents=True)
+    now = 1_800_000_000
+    for status in (UserStatus("ada", 60, count=60, last_accepted_ms=(now - 9999) * 1000),
+                   UserStatus("grace", 60, count=10, last_accepted_ms=(now - 5) * 1000),
+                   UserStatus("linus", 60, count=3, last_accepted_ms=(now - 3600) * 1000),
+                   UserStatus("ken", 60, first_frame_ms=(now - 3600) * 1000)):
+        state.status_file(status.username).write_bytes(status.to_json())
     assert metrics.users_by_state(cfg, now_s=now) == {"collecting": 1, "complete": 1, "stalled": 2}
     assert metrics.users_by_state(Config(output_dir=str(tmp_path / "none"))) == \
         {"collecting": 0, "complete": 0, "stalled": 0}
@@ -69,12 +69,12 @@ def test_users_by_state_derives_stalled_from_the_last_crop(tmp_path):
 def test_json_log_lines_carry_every_summary_field(capsys):
     logs.setup("json")
     try:
-        logs.batch(SUMMARY, lag=7)
+        logs.batch(replace(SUMMARY, lag=7))
         logging.getLogger("stream_processor").warning("plain %s", "line")
     finally:
         logs.setup("text")
     first, second = capsys.readouterr().err.strip().splitlines()
     line = json.loads(first)
-    assert {k: line[k] for k in SUMMARY.to_dict()} == SUMMARY.to_dict()
-    assert line["lag"] == 7 and line["level"] == "INFO" and line["message"].startswith("batch 2026-11-29 22:10:05")
+    assert {k: line[k] for k in SUMMARY.to_dict()} == replace(SUMMARY, lag=7).to_dict()
+    assert line["input_bytes"] == 123456 and line["level"] == "INFO" and line["message"].startswith("batch 2026-11-29 22:10:05")
     assert json.loads(second)["message"] == "plain line"
