@@ -20,7 +20,7 @@ from .records import Reason
 from .state import StateDir
 
 BEHIND, BROKER_DOWN = 1, 3
-BROKER_TIMEOUT_MS = 8_000  # within ~15 s a dead broker gives one line and exit 3
+BROKER_TIMEOUT_MS = 6_000  # within ~15 s a dead broker gives one line and exit 3
 
 
 def last_batch(state: StateDir) -> Optional[BatchSummary]:
