@@ -50,14 +50,15 @@ def cluster(tmp_path_factory):
         kill_leftovers(tmp)
 
 
-def scrape(url: str) -> dict[str, float]:
-    """PrometheusServlet's text: metric name (labels dropped, values of equal names summed) -> value."""
+def scrape(url: str, labels: str = "") -> dict[str, float]:
+    """Prometheus' text format: metric name -> value, for the series whose labels contain
+    `labels` (labels dropped, values of equal names summed)."""
     with urllib.request.urlopen(url, timeout=5) as r:
         text = r.read().decode()
     values: Counter = Counter()
     for line in text.splitlines():
         match = re.fullmatch(r"([A-Za-z_:][A-Za-z0-9_:]*)(\{.*\})?\s+(\S+)", line.strip())
-        if match:
+        if match and labels in (match.group(2) or ""):
             values[match.group(1)] += float(match.group(3))
     return dict(values)
 
@@ -97,7 +98,8 @@ def test_driver_metrics_equal_the_manifest(cluster, kafka_broker, tmp_path):
             processed = ours(scraped, "messages.accepted") + ours(scraped, "messages.rejected")
             if processed == len(values) and ours(scraped, "lag.total", "gauge") == 0:
                 done = scraped
-                executors = scrape(f"{driver}/metrics/executors/prometheus")
+                # the series the dashboard selects: this application's
+                executors = scrape(f"{driver}/metrics/executors/prometheus", 'application_name="stream-processor"')
                 break
             time.sleep(1)
         log = job.communicate(timeout=400)[0]
@@ -135,6 +137,9 @@ def test_driver_metrics_equal_the_manifest(cluster, kafka_broker, tmp_path):
         else:
             assert selector in done or selector in executors, f"{title}: {selector} not scraped"
     assert SPARK_METRICS <= set(executors)
+    # Spark's own streaming source, named after the application (README, "Operating it")
+    assert "metrics_stream_processor_driver_stream_processor_StreamingMetrics_streaming_lastCompletedBatch_totalDelay_Value" \
+        in done
 
 
 def test_master_and_workers_publish_prometheus_metrics(cluster):
