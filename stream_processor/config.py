@@ -86,10 +86,9 @@ class Config:
 
 
 _NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin",
-                 "rejected_examples", "min_crop_distance")
+                 "rejected_examples", "min_crop_distance", "max_lag")
 _POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors",
              "enrollment_idle_s")
-_POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors")
 _NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")
 
 
