@@ -53,7 +53,7 @@ def cluster(tmp_path_factory):
 def scrape(url: str, labels: str = "") -> dict[str, float]:
     """Prometheus' text format: metric name -> value, for the series whose labels contain
     `labels` (labels dropped, values of equal names summed)."""
-    with urllib.request.urlopen(url, timeout=5) as r:
+    with urllib.request.urlopen(url, timeout=30) as r:  # a loaded machine answers slowly
         text = r.read().decode()
     values: Counter = Counter()
     for line in text.splitlines():
