@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Submits the streaming job (`python -m stream_processor run`) to a Spark master, with the jars,
-# the packaged code, the settings file, spark-defaults and the quiet log4j2 configuration.
+# the packaged code, the settings file, spark-defaults, the metrics configuration and the quiet
+# log4j2 configuration.
 # Run `./spark-submit.sh --help` for the argument convention.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")" && pwd)
@@ -163,6 +164,8 @@ CMD=("$SPARK_SUBMIT"
   --conf "spark.driver.extraJavaOptions=$LOG4J$DRIVER_JAVA_OPTS"
   # Executors read the same path: the same checkout (local cluster) or the same image (compose).
   --conf "spark.executor.extraJavaOptions=$LOG4J$EXECUTOR_JAVA_OPTS"
+  # Prometheus endpoints on the driver's UI (README, "Operating it"); executors read the same path.
+  --conf "spark.metrics.conf=$ROOT/conf/metrics.properties"
   "${SPARK_OPTS[@]}"
   --jars "$JARS"
   --py-files "$ZIP"

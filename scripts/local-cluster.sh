@@ -55,9 +55,11 @@ export SPARK_DAEMON_MEMORY=${SPARK_DAEMON_MEMORY:-512m}
 export PYSPARK_PYTHON=${PYSPARK_PYTHON:-$PY}
 # The master's REST submission server (port 6066) is off: nothing here uses it, it accepts
 # unauthenticated submissions, and parallel test clusters would collide on its fixed port.
-export SPARK_MASTER_OPTS="${SPARK_MASTER_OPTS:-} -Dspark.master.rest.enabled=false"
+# conf/metrics.properties: the master and the workers publish Prometheus metrics on their web UIs.
+METRICS_CONF="-Dspark.metrics.conf=$ROOT/conf/metrics.properties"
+export SPARK_MASTER_OPTS="${SPARK_MASTER_OPTS:-} -Dspark.master.rest.enabled=false $METRICS_CONF"
 # Old application folders (executor logs, shipped jars and zips) are removed after a day.
-export SPARK_WORKER_OPTS="${SPARK_WORKER_OPTS:-} -Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400"
+export SPARK_WORKER_OPTS="${SPARK_WORKER_OPTS:-} -Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.appDataTtl=86400 $METRICS_CONF"
 
 pid_file() { echo "$SPARK_PID_DIR/$1.pid"; }
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from pyspark import RDD
+from pyspark.accumulators import Accumulator
 from pyspark.rdd import portable_hash
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType
@@ -57,6 +58,7 @@ class BatchSummary:
     seconds: float
     users: list[str] = field(default_factory=list)  # the users (folder names) the batch touched
     lag: Optional[int] = None
+    input_bytes: int = 0  # the messages' values, as read
 
     def line(self) -> str:
         reasons = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items()))
@@ -97,7 +99,8 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
         records = source.rdd
     else:
         records = source if source.getNumPartitions() >= slots else source.repartition(slots)
-    analyses = records.mapPartitions(partial(_analyze_partition, cfg, dead_letters))
+    input_bytes = _input_bytes(spark)
+    analyses = records.mapPartitions(partial(_analyze_partition, cfg, dead_letters, input_bytes))
     by_user = analyses.map(lambda a: (a.order_key, a)).repartitionAndSortWithinPartitions(
         slots, partitionFunc=_user_partition)
     # One job: the small manifest rows come back to the driver, which writes them as one file.
@@ -108,13 +111,28 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
     accepted = counts.get((ACCEPTED, None), 0)
     rejected = {reason: n for (status, reason), n in counts.items() if status != ACCEPTED}
     users = sorted({name for row in rows if (name := _folder_of(row[_USERNAME])) is not None})
-    summary = BatchSummary(batch_time, len(rows), accepted, rejected, time.monotonic() - started, users)
+    summary = BatchSummary(batch_time, len(rows), accepted, rejected, time.monotonic() - started, users,
+                           input_bytes=input_bytes.value)
     summary.save(state)
     return summary
 
 
 def _folder_of(username: Optional[str]) -> Optional[str]:
     return normalize_username(username) if username is not None else None
+
+
+_input_bytes_accumulators: dict[str, Accumulator] = {}
+
+
+def _input_bytes(spark: SparkSession) -> Accumulator:
+    """One accumulator per SparkContext, reset for each batch (a new one per batch would stay
+    registered forever). Counted where the values are read anyway, on the executors."""
+    sc = spark.sparkContext
+    if sc.applicationId not in _input_bytes_accumulators:
+        _input_bytes_accumulators[sc.applicationId] = sc.accumulator(0)
+    acc = _input_bytes_accumulators[sc.applicationId]
+    acc.value = 0
+    return acc
 
 
 def _user_partition(key: tuple) -> int:
@@ -132,8 +150,13 @@ def _source_record(r: tuple) -> SourceRecord:
     return SourceRecord(topic, partition, offset, timestamp, key, value)
 
 
-def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, rows: Iterable[tuple]) -> Iterator[Analysis]:
-    return analyze_all((_source_record(r) for r in rows), cfg, dead_letters())
+def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, input_bytes: Accumulator,
+                       rows: Iterable[tuple]) -> Iterator[Analysis]:
+    def counted(records: Iterable[SourceRecord]) -> Iterator[SourceRecord]:
+        for record in records:
+            input_bytes.add(len(record.value or b""))
+            yield record
+    return analyze_all(counted(_source_record(r) for r in rows), cfg, dead_letters())
 
 
 def _write_partition(cfg: Config, items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:

@@ -1,14 +1,15 @@
-"""`python -m stream_processor run | replay | produce`."""
+"""`python -m stream_processor run | replay | produce | status`."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import os
 import sys
 from dataclasses import replace
 from typing import Optional, Sequence
 
+from . import logs
 from .config import Config, ConfigError, add_config_flags, config_from_args
 
 
@@ -65,19 +66,21 @@ def build_parser() -> argparse.ArgumentParser:
     from .produce import add_produce_arguments
     add_produce_arguments(produce)
     add_config_flags(produce)
+
+    status = commands.add_parser("status", help="where the job stands: lag, last batch, users, dead letters "
+                                 "(exit 1 when behind by more than --max-lag, 3 when the broker does not answer)")
+    add_config_flags(status)
     return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for chatty in ("kafka", "py4j"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         cfg = config_from_args(args)
     except ConfigError as exc:
         print(f"stream_processor: bad setting: {exc}", file=sys.stderr)
         return 2
+    logs.setup(cfg.log_format)
     if args.command == "replay":
         from .replay import local_session, replay
         try:
@@ -85,12 +88,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except FileNotFoundError as exc:
             print(str(exc), file=sys.stderr)
             return 2
-        print(summary.line())
+        print(json.dumps(summary.to_dict()) if cfg.log_format == "json" else summary.line())
         return 0
     if args.command == "reset-user":
         return _reset(_absolute_output(cfg), args.username, publish=not args.no_event)
     if args.command == "run":
         from .job import run_job
         return run_job(_absolute_output(cfg))
+    if args.command == "status":
+        from .status import status
+        return status(cfg)
     from .produce import produce
     return produce(args, cfg)

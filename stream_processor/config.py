@@ -64,6 +64,9 @@ class Config:
     enrollment_topic: str = _setting("enrollment", "", "ENROLLMENT_TOPIC", "topic of the enrollment status events; empty means '<topic>.enrollment'")
     enrollment_idle_s: float = _setting("enrollment", 120.0, "ENROLLMENT_IDLE_S", "a user below the target with no new crop for this long is stalled")
     rejected_examples: int = _setting("enrollment", 3, "REJECTED_EXAMPLES", "rejected frames kept as thumbnails per user and reason, for the review page")
+    # [operations]
+    log_format: str = _setting("operations", "text", "LOG_FORMAT", "text, or json: one JSON object per log line", ("text", "json"))
+    max_lag: int = _setting("operations", 1000, "MAX_LAG", "`status` exits 1 when the group is behind by more records than this")
 
     @property
     def dead_letter_topic(self) -> str:
@@ -83,7 +86,7 @@ class Config:
 
 
 _NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin",
-                 "rejected_examples", "min_crop_distance")
+                 "rejected_examples", "min_crop_distance", "max_lag")
 _POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors",
              "enrollment_idle_s")
 _NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")

@@ -23,7 +23,7 @@ from pyspark import RDD
 from pyspark.sql import SparkSession
 from pyspark.streaming import StreamingContext
 
-from . import kafka_io
+from . import kafka_io, logs, metrics
 from .batch import BatchSummary, process_batch
 from .config import Config
 from .enrollment import Announcements
@@ -92,7 +92,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
             _state.stop.set()
             return
         _state.last_record = time.monotonic()  # idle time counts from the end of the last data batch
-        log.info(replace(summary, lag=_lag_or_none(cfg)).line())
+        logs.batch(replace(summary, lag=metrics.after_batch(cfg, summary)))  # the summary line, the job's metrics
     else:
         _announce_quietly(cfg, state)  # users stall while nothing arrives
     kafka_io.commit_offsets(stream_id, rdd)
@@ -142,7 +142,7 @@ def _session(cfg: Config) -> SparkSession:
 
 def total_lag(cfg: Config) -> int:
     """Records of the topic not yet committed by the group (all of them where it never committed)."""
-    return sum(p.end if p.lag is None else p.lag for p in kafka_io.consumer_lag(cfg))
+    return sum(p.behind for p in kafka_io.consumer_lag(cfg))
 
 
 def _lag_or_none(cfg: Config) -> Optional[int]:
@@ -169,6 +169,7 @@ def run_job(cfg: Config) -> int:
         ssc = StreamingContext.getOrCreate(cfg.checkpoint_dir, lambda: _create_context(spark, cfg))
     else:
         ssc = _create_context(spark, cfg)
+    metrics.start(ssc, cfg)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: _state.stop.set())
     log.info("stream-processor: reading %s from %s into %s every %.1f s", cfg.topic, cfg.bootstrap_servers,

@@ -56,6 +56,11 @@ class PartitionLag:
     def lag(self) -> Optional[int]:
         return None if self.committed is None else max(0, self.end - self.committed)
 
+    @property
+    def behind(self) -> int:
+        """Records not yet committed: the lag, or every record where the group never committed."""
+        return self.end if self.lag is None else self.lag
+
 
 # --- settings ---------------------------------------------------------------------------------
 
@@ -154,15 +159,16 @@ class KafkaStream:
     stream_id: int
 
 
-def _bridge(jvm: Any) -> Any:
+def bridge_class(jvm: Any, name: str = BRIDGE_CLASS) -> Any:
+    """A class of our bridge jar (KafkaBridge, or JobMetrics for stream_processor/metrics.py)."""
     from py4j.java_gateway import JavaClass
 
     bridge = jvm
-    for part in BRIDGE_CLASS.split("."):
+    for part in name.split("."):
         bridge = getattr(bridge, part)
     if not isinstance(bridge, JavaClass):
         raise RuntimeError(
-            f"{BRIDGE_CLASS} is not on the JVM's classpath: the jars must be given when the JVM "
+            f"{name} is not on the JVM's classpath: the jars must be given when the JVM "
             "starts (spark.jars in the SparkConf before the first SparkContext, or spark-submit --jars); "
             "run `make setup` if jars/ is empty")
     return bridge
@@ -176,7 +182,7 @@ def create_direct_stream(ssc: "StreamingContext", cfg: Config, topics: Optional[
     from pyspark.serializers import BatchedSerializer, PickleSerializer
     from pyspark.streaming import DStream
 
-    stream = _bridge(ssc._jvm).createDirectStream(
+    stream = bridge_class(ssc._jvm).createDirectStream(
         ssc._jssc, consumer_params(cfg), list(topics or [cfg.topic]), cfg.starting_offsets, location,
         cfg.max_rate_per_partition)
     dstream = DStream(stream.pickled(), ssc, BatchedSerializer(PickleSerializer()))
@@ -189,7 +195,7 @@ def _java_rdd(rdd: "RDD[Any]") -> Any:
 
 def offset_ranges(rdd: "RDD[Any]") -> list[OffsetRange]:
     """The Kafka offsets of the batch `rdd` comes from (also after narrow transformations)."""
-    text = _bridge(rdd.ctx._jvm).offsetRanges(_java_rdd(rdd))
+    text = bridge_class(rdd.ctx._jvm).offsetRanges(_java_rdd(rdd))
     ranges = []
     for line in text.splitlines():
         topic, partition, start, until = line.split("\t")
@@ -203,7 +209,7 @@ def commit_offsets(stream_id: int, rdd: "RDD[Any]") -> list[OffsetRange]:
     batch before a stop is read again after a restart. Works after checkpoint recovery: the
     stream is found by id in the active StreamingContext."""
     ranges = offset_ranges(rdd)
-    _bridge(rdd.ctx._jvm).commit(int(stream_id), _java_rdd(rdd))
+    bridge_class(rdd.ctx._jvm).commit(int(stream_id), _java_rdd(rdd))
     return ranges
 
 
@@ -217,7 +223,7 @@ def source_records(spark: "SparkSession", rdd: "RDD[Any]") -> "RDD[Any]":
     slots = spark.sparkContext.defaultParallelism
     if rdd.getNumPartitions() >= slots:
         return rdd
-    spread = _bridge(rdd.ctx._jvm).pickledRepartition(_java_rdd(rdd), slots)
+    spread = bridge_class(rdd.ctx._jvm).pickledRepartition(_java_rdd(rdd), slots)
     return RDD(spread, rdd.ctx, BatchedSerializer(PickleSerializer()))
 
 
@@ -226,7 +232,7 @@ def source_dataframe(spark: "SparkSession", rdd: "RDD[Any]") -> "DataFrame":
     topic string, partition int, offset long, timestamp long (ms), key binary, value binary."""
     from pyspark.sql import DataFrame
 
-    return DataFrame(_bridge(rdd.ctx._jvm).sourceDataFrame(spark._jsparkSession, _java_rdd(rdd)), spark)
+    return DataFrame(bridge_class(rdd.ctx._jvm).sourceDataFrame(spark._jsparkSession, _java_rdd(rdd)), spark)
 
 
 # --- producing, topics, lag (kafka-python) ----------------------------------------------------
@@ -257,10 +263,12 @@ def shared_producer(cfg: Config) -> "KafkaProducer":
         return producer
 
 
-def _admin(cfg: Config) -> "KafkaAdminClient":
+def _admin(cfg: Config, timeout_ms: Optional[int] = None) -> "KafkaAdminClient":
+    """`timeout_ms` caps bootstrapping and each request (kafka-python's default: 30 s each)."""
     from kafka import KafkaAdminClient
 
-    return KafkaAdminClient(**_client_settings(cfg))
+    timeouts = {"bootstrap_timeout_ms": timeout_ms, "request_timeout_ms": timeout_ms} if timeout_ms else {}
+    return KafkaAdminClient(**_client_settings(cfg), **timeouts)
 
 
 def _retry(call: Callable[[], T], timeout_s: float = 30.0) -> T:
@@ -295,9 +303,10 @@ def ensure_topic(cfg: Config, topic: str, partitions: int = 2, **configs: str) -
         admin.close()
 
 
-def committed_offsets(cfg: Config, group: Optional[str] = None) -> dict[tuple[str, int], int]:
+def committed_offsets(cfg: Config, group: Optional[str] = None,
+                      timeout_ms: Optional[int] = None) -> dict[tuple[str, int], int]:
     """The group's committed offsets: (topic, partition) -> next offset to read."""
-    admin = _admin(cfg)
+    admin = _admin(cfg, timeout_ms)
     try:
         group = group or cfg.group_id
         found = _retry(lambda: admin.list_group_offsets(group))
@@ -306,12 +315,12 @@ def committed_offsets(cfg: Config, group: Optional[str] = None) -> dict[tuple[st
         admin.close()
 
 
-def end_offsets(cfg: Config, topic: str) -> dict[int, int]:
+def end_offsets(cfg: Config, topic: str, timeout_ms: Optional[int] = None) -> dict[int, int]:
     """partition -> the offset the next record will get."""
     from kafka import TopicPartition
     from kafka.admin import OffsetSpec
 
-    admin = _admin(cfg)
+    admin = _admin(cfg, timeout_ms)
     try:
         meta = _retry(lambda: admin.describe_topics([topic]))
         specs = {TopicPartition(topic, p["partition_index"]): OffsetSpec.LATEST
@@ -324,11 +333,12 @@ def end_offsets(cfg: Config, topic: str) -> dict[int, int]:
         admin.close()
 
 
-def consumer_lag(cfg: Config, topic: Optional[str] = None, group: Optional[str] = None) -> list[PartitionLag]:
+def consumer_lag(cfg: Config, topic: Optional[str] = None, group: Optional[str] = None,
+                 timeout_ms: Optional[int] = None) -> list[PartitionLag]:
     """Committed vs end offset of every partition of `topic` (default cfg.topic)."""
     topic = topic or cfg.topic
-    ends = end_offsets(cfg, topic)
-    committed = committed_offsets(cfg, group)
+    ends = end_offsets(cfg, topic, timeout_ms)
+    committed = committed_offsets(cfg, group, timeout_ms)
     return [PartitionLag(topic, p, committed.get((topic, p)), end) for p, end in sorted(ends.items())]
 
 

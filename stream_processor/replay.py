@@ -8,7 +8,6 @@ converter: `textFile` would replace bytes that are not UTF-8.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from datetime import datetime
@@ -18,14 +17,12 @@ from pathlib import Path
 from pyspark import RDD
 from pyspark.sql import SparkSession
 
+from . import logs
 from .batch import BatchSummary, process_batch, source_frame
 from .config import Config
 from .dead_letters import FileDeadLetterSink
 from .kafka_io import jar_paths
 from .state import StateDir
-
-log = logging.getLogger("stream_processor")
-
 
 _TEXT_INPUT = "org.apache.hadoop.mapreduce.lib.input.TextInputFormat"
 _LINE_BYTES = "streamprocessor.bridge.TextBytesConverter"
@@ -60,5 +57,5 @@ def replay(spark: SparkSession, input_path: str | Path, cfg: Config) -> BatchSum
     records = read_lines(spark, path).map(lambda line: (topic, 0, line[1], None, None, bytes(line[0])))
     summary = process_batch(spark, source_frame(spark, records), datetime.now(), cfg,
                             partial(FileDeadLetterSink, StateDir(Path(cfg.state_path)).dead_letters))
-    log.info(summary.line())
+    logs.batch(summary)
     return summary
