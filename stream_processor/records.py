@@ -25,12 +25,21 @@ class Reason(str, Enum):
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
     USER_CAP_REACHED = "user_cap_reached"
+    FACE_TOO_SMALL = "face_too_small"
+    BLURRY = "blurry"
+    UNDEREXPOSED = "underexposed"
+    OVEREXPOSED = "overexposed"
 
     @property
     def before_detection(self) -> bool:
         """Messages rejected before detection also go, unchanged, to the dead-letter sink."""
-        return self not in (Reason.NO_FACE, Reason.MULTIPLE_FACES, Reason.USER_CAP_REACHED)
+        return self in _BEFORE_DETECTION
 
+
+_BEFORE_DETECTION = frozenset({
+    Reason.INVALID_JSON, Reason.MISSING_FIELD, Reason.INVALID_USERNAME, Reason.INVALID_BASE64,
+    Reason.UNSUPPORTED_FORMAT, Reason.IMAGE_TOO_LARGE, Reason.CORRUPT_IMAGE, Reason.MESSAGE_TOO_LARGE,
+})
 
 ACCEPTED = "accepted"
 REJECTED = "rejected"
