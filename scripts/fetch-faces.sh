@@ -10,16 +10,16 @@ cd "$(dirname "$0")/.."
 die() { echo "fetch-faces: $*" >&2; exit 1; }
 
 FACES_DIR=${FACES_DIR:-.local/faces}
-PIP=${PIP:-.venv/bin/pip}
+PYTHON=${PYTHON:-.venv/bin/python}  # any Python with pip
 SDIST=face_recognition-1.3.0.tar.gz
 NPM_TGZ=vladmandic-face-api-1.7.15.tgz
 mkdir -p "$FACES_DIR"
 FACES_DIR=$(cd "$FACES_DIR" && pwd)
 
 if [ ! -s "$FACES_DIR/$SDIST" ]; then
-  [ -x "$PIP" ] || command -v "$PIP" >/dev/null || die "no pip at '$PIP' (set PIP=...)"
+  "$PYTHON" -m pip --version >/dev/null 2>&1 || die "no pip for '$PYTHON' (set PYTHON=...)"
   echo "fetch-faces: downloading $SDIST from PyPI"
-  "$PIP" download -q --no-binary :all: --no-deps --dest "$FACES_DIR" face_recognition==1.3.0
+  "$PYTHON" -m pip download -q --no-binary :all: --no-deps --dest "$FACES_DIR" face_recognition==1.3.0
 fi
 if [ ! -s "$FACES_DIR/$NPM_TGZ" ]; then
   command -v npm >/dev/null || die "npm is required to fetch @vladmandic/face-api (apt-get install npm)"
