@@ -31,7 +31,7 @@ from stream_processor.config import Config, load_config
 from stream_processor.crop import crop_face
 from stream_processor.detect import detector_for, limit_opencv_threads
 from stream_processor.records import Box, Reason
-from stream_processor.samples import SampleFrame, people, person_frames
+from stream_processor.samples import SampleFrame, exposed, motion_blurred, people, person_frames
 
 # The people the defaults were calibrated on; everyone else is held out.
 CALIBRATION = ("astronaut", "obama", "sample1-0", "sample3-0", "sample3-1", "sample3-2", "sample4-1")
@@ -53,38 +53,23 @@ def jpeg(image: np.ndarray, quality_: int) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
-def gain(image: np.ndarray, g: float, noise: float, rng: np.random.Generator) -> np.ndarray:
-    out = image.astype(np.float32) * g
-    if noise:
-        out += rng.standard_normal(image.shape[:2] + (1,), dtype=np.float32) * noise
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
-    n = max(3, int(round(length)) | 1)
-    kernel = np.zeros((n, n), np.float32)
-    kernel[n // 2, :] = 1.0
-    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), angle, 1.0), (n, n))
-    return cv2.filter2D(image, -1, kernel / kernel.sum())
-
-
 def blurred(frame: SampleFrame, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     side = max(frame.faces[0].w, frame.faces[0].h)
     if rng.random() < 0.5:
         sigma = side * rng.uniform(*GAUSS_SIGMA)
         return cv2.GaussianBlur(frame.image, (0, 0), sigma), f"gaussian sigma={sigma:.1f}px"
     length = side * rng.uniform(*MOTION_LENGTH)
-    return motion_blur(frame.image, length, rng.uniform(0, 180)), f"motion {length:.0f}px"
+    return motion_blurred(frame.image, length, rng.uniform(0, 180)), f"motion {length:.0f}px"
 
 
 def underexposed(frame: SampleFrame, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     g = rng.uniform(*DARK_GAIN)
-    return gain(frame.image, g, rng.uniform(2, 4), rng), f"gain {g:.2f}"
+    return exposed(frame.image, g, rng.uniform(2, 4), int(rng.integers(1 << 30))), f"gain {g:.2f}"
 
 
 def overexposed(frame: SampleFrame, rng: np.random.Generator) -> tuple[np.ndarray, str]:
     g = rng.uniform(*BRIGHT_GAIN)
-    return gain(frame.image, g, 0, rng), f"gain {g:.2f}"
+    return exposed(frame.image, g), f"gain {g:.2f}"
 
 
 DEGRADATIONS: dict[str, tuple[Callable[[SampleFrame, np.random.Generator], tuple[np.ndarray, str]], Reason]] = {
@@ -100,7 +85,7 @@ def jittered(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     m = cv2.getRotationMatrix2D((w / 2, h / 2), 0.0, rng.uniform(1 - JITTER_SCALE, 1 + JITTER_SCALE))
     m[:, 2] += rng.integers(-JITTER_SHIFT, JITTER_SHIFT + 1, size=2)
     moved = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return jpeg(gain(moved, rng.uniform(1 - JITTER_GAIN, 1 + JITTER_GAIN), 0, rng), int(rng.integers(JITTER_JPEG[0], JITTER_JPEG[1] + 1)))
+    return jpeg(exposed(moved, rng.uniform(1 - JITTER_GAIN, 1 + JITTER_GAIN)), int(rng.integers(JITTER_JPEG[0], JITTER_JPEG[1] + 1)))
 
 
 def on_face(box: Box, face: Box) -> bool:

@@ -261,6 +261,26 @@ def mixed_frames(n: int, seed: int, one: float = 0.7, two: float = 0.15, none: f
         yield make_frame(kind, int(rng.integers(1 << 62)))  # far from the small seeds tests use
 
 
+# ---- degraded copies (the quality gates' test data) --------------------------------------------
+
+def exposed(image: np.ndarray, gain: float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """The image with its exposure off by `gain` (0.25: -2 EV, 4: +2 EV, clipped at 255), plus
+    sensor noise of standard deviation `noise` grey levels (dark frames are noisy)."""
+    out = image.astype(np.float32) * gain
+    if noise:
+        out += np.random.default_rng(seed).standard_normal(image.shape[:2] + (1,), dtype=np.float32) * noise
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def motion_blurred(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
+    """The image smeared along a line of `length` px at `angle_deg`, as a moving head gives it."""
+    n = max(3, int(round(length)) | 1)
+    kernel = np.zeros((n, n), np.float32)
+    kernel[n // 2, :] = 1.0
+    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), angle_deg, 1.0), (n, n))
+    return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
 # ---- messages ---------------------------------------------------------------------------------
 
 def encode(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
