@@ -29,7 +29,7 @@ from .records import Box
 FACES_DIR = Path(os.environ.get("FACES_DIR", Path(__file__).resolve().parent.parent / ".local" / "faces"))
 MIN_SIDE = 150  # px: smaller faces would have to be enlarged for the 150-300 px sample faces
 _DETECT_SIDE = 640  # faces are searched on a copy with this longer side, then measured at full size
-_MARGIN = (0.45, 0.55, 0.45, 0.35)  # patch around the face box: left, top, right, bottom (x its side)
+_MARGIN = (0.3, 0.5, 0.3, 0.35)  # patch around the face box: left, top, right, bottom (x its side)
 
 # Usable faces per photo. 32bit.png is obama2.jpg saved as a 32-bit PNG: the same picture, left out.
 # The obama_partial_face photos show half a face, which a frontal-face cascade rightly misses.
