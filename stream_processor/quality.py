@@ -9,7 +9,7 @@ benchmarks/gates.py on real faces degraded by known amounts (benchmarks/README.m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterable, Optional
 
 import cv2
 import numpy as np
@@ -126,6 +126,11 @@ def crop_hash(crop_bgr: np.ndarray) -> int:
 def hamming(a: int, b: int) -> int:
     """Bits that differ between two hashes."""
     return (a ^ b).bit_count()
+
+
+def near_duplicate(h: int, kept: Iterable[int], min_distance: int) -> bool:
+    """Whether `h` is within `min_distance` bits of any hash in `kept` (min_distance 0: never)."""
+    return min_distance > 0 and any((h ^ k).bit_count() <= min_distance for k in kept)
 
 
 def hash_hex(h: int) -> str:

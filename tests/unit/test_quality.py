@@ -12,7 +12,8 @@ from stream_processor import photos
 from stream_processor.config import Config, ConfigError
 from stream_processor.crop import crop_face
 from stream_processor.detect import detector_for
-from stream_processor.quality import QualityScores, QualitySettings, crop_hash, gate, hamming, hash_hex, measure
+from stream_processor.crop import encode_png
+from stream_processor.quality import QualityScores, QualitySettings, crop_hash, gate, hamming, hash_hex, measure, near_duplicate
 from stream_processor.records import Box, Reason
 from stream_processor.samples import astronaut, exposed, motion_blurred, person_frames
 
@@ -133,6 +134,21 @@ def test_the_hash_is_deterministic_and_prints_as_16_hex_digits():
     assert len(hash_hex(h)) == 16 and int(hash_hex(h), 16) == h
     assert hash_hex(1) == "0000000000000001"
     assert hamming(h, h) == 0 and hamming(0, (1 << 64) - 1) == 64
+
+
+def test_the_hash_of_a_written_crop_is_the_hash_of_the_crop():
+    # so that the near-duplicate check can rebuild a user's hashes from the PNGs on disk
+    f = face("sample6#2")
+    crop = crop_face(f.image, f.face, CFG.crop_margin, CFG.crop_size)
+    png = cv2.imdecode(np.frombuffer(encode_png(crop), np.uint8), cv2.IMREAD_COLOR)
+    assert crop_hash(png) == crop_hash(crop)
+
+
+def test_near_duplicate_is_within_the_distance_of_any_kept_hash():
+    kept = [0b1111, 1 << 40]
+    assert near_duplicate(0b0111, kept, 1) and near_duplicate((1 << 40) | 0b11, kept, 2)
+    assert not near_duplicate(0b110000, kept, 2) and not near_duplicate(5, [], 64)
+    assert not near_duplicate(0b1111, kept, 0)  # 0 turns the check off
 
 
 # ---- settings -----------------------------------------------------------------------------
