@@ -61,9 +61,9 @@ class Config:
     min_face_px: int = _setting("quality", 80, "MIN_FACE_PX", "faces whose box is smaller (shorter side, source px) are face_too_small")
     min_sharpness: float = _setting("quality", 10.0, "MIN_SHARPNESS", "faces whose sharpness (least directional variance of the Laplacian, quality.measure) is below this are blurry")
     min_brightness: float = _setting("quality", 54.0, "MIN_BRIGHTNESS", "faces whose mean grey (0-255) is below this are underexposed")
-    max_brightness: float = _setting("quality", 175.0, "MAX_BRIGHTNESS", "faces whose mean grey (0-255) is above this are overexposed")
+    max_brightness: float = _setting("quality", 165.0, "MAX_BRIGHTNESS", "faces whose mean grey (0-255) is above this are overexposed")
     max_dark_share: float = _setting("quality", 0.25, "MAX_DARK_SHARE", "faces with more than this share of pixels at grey <= 16 are underexposed")
-    max_bright_share: float = _setting("quality", 0.08, "MAX_BRIGHT_SHARE", "faces with more than this share of pixels at grey >= 240 are overexposed")
+    max_bright_share: float = _setting("quality", 0.2, "MAX_BRIGHT_SHARE", "faces with more than this share of pixels at grey >= 240 are overexposed")
     min_crop_distance: int = _setting("quality", 12, "MIN_CROP_DISTANCE", "a crop whose 64-bit hash is within this many bits of a kept crop of the user is near_duplicate; 0 = off")
 
     @property
