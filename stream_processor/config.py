@@ -58,8 +58,14 @@ class Config:
     crop_margin: float = _setting("faces", 0.2, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
     crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
     max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user (the enrollment target); later frames are user_cap_reached")
-    # [quality]
-    min_crop_distance: int = _setting("quality", 10, "MIN_CROP_DISTANCE", "a crop within this many bits (of 64) of a kept crop's hash is near_duplicate")
+    # [quality] (defaults calibrated by benchmarks/gates.py)
+    min_face_px: int = _setting("quality", 80, "MIN_FACE_PX", "faces whose box is smaller (shorter side, source px) are face_too_small")
+    min_sharpness: float = _setting("quality", 10.0, "MIN_SHARPNESS", "faces whose sharpness (least directional variance of the Laplacian, quality.measure) is below this are blurry")
+    min_brightness: float = _setting("quality", 54.0, "MIN_BRIGHTNESS", "faces whose mean grey (0-255) is below this are underexposed")
+    max_brightness: float = _setting("quality", 165.0, "MAX_BRIGHTNESS", "faces whose mean grey (0-255) is above this are overexposed")
+    max_dark_share: float = _setting("quality", 0.25, "MAX_DARK_SHARE", "faces with more than this share of pixels at grey <= 16 are underexposed")
+    max_bright_share: float = _setting("quality", 0.2, "MAX_BRIGHT_SHARE", "faces with more than this share of pixels at grey >= 240 are overexposed")
+    min_crop_distance: int = _setting("quality", 12, "MIN_CROP_DISTANCE", "a crop whose 64-bit hash is within this many bits of a kept crop of the user is near_duplicate; 0 = off")
     # [enrollment]
     enrollment_topic: str = _setting("enrollment", "", "ENROLLMENT_TOPIC", "topic of the enrollment status events; empty means '<topic>.enrollment'")
     enrollment_idle_s: float = _setting("enrollment", 120.0, "ENROLLMENT_IDLE_S", "a user below the target with no new crop for this long is stalled")
@@ -86,7 +92,7 @@ class Config:
 
 
 _NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin",
-                 "rejected_examples", "min_crop_distance", "max_lag")
+                 "rejected_examples", "min_crop_distance", "max_lag", "min_face_px", "min_sharpness")
 _POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors",
              "enrollment_idle_s")
 _NON_EMPTY = ("bootstrap_servers", "topic", "group_id", "output_dir")
@@ -110,6 +116,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"min_face_fraction: must be between 0 and 1, got {cfg.min_face_fraction!r}")
     if cfg.scale_factor <= 1:
         raise ConfigError(f"scale_factor: must be > 1, got {cfg.scale_factor!r}")
+    for name in ("max_dark_share", "max_bright_share"):
+        if not 0 <= getattr(cfg, name) <= 1:
+            raise ConfigError(f"{name}: must be between 0 and 1, got {getattr(cfg, name)!r}")
+    if not 0 <= cfg.min_brightness < cfg.max_brightness <= 255:
+        raise ConfigError(f"min_brightness, max_brightness: need 0 <= min < max <= 255, got {cfg.min_brightness!r}, {cfg.max_brightness!r}")
+    if cfg.min_crop_distance > 64:
+        raise ConfigError(f"min_crop_distance: must be at most 64 (bits of the hash), got {cfg.min_crop_distance!r}")
     if 0 < cfg.detect_max_side < 32:
         raise ConfigError(f"detect_max_side: must be 0 or at least 32, got {cfg.detect_max_side!r}")
     _check_apart(cfg.output_dir, cfg.state_path)

@@ -1,6 +1,7 @@
 """The frame-to-crop core, in two steps that the batch function runs on the executors.
 
-1. `analyze`: parse -> decode -> detect -> crop -> hash, one record at a time, no shared state.
+1. `analyze`: parse -> decode -> detect -> quality gates -> crop -> hash, one record at a time,
+   no shared state.
 2. `UserWriter.finish`: in source order per user: the cap, the near-duplicate check, the crop
    writes, the enrollment status and the rejected examples; every analysis becomes its manifest row.
 """
@@ -20,7 +21,7 @@ from .detect import detector_for
 from .enrollment import UserStatus
 from .imaging import decode_image
 from .parse import normalize_username, parse_message
-from .quality import crop_hash, hash_hex
+from .quality import QualitySettings, crop_hash, gate, hash_hex, measure, near_duplicate
 from .records import ACCEPTED, REJECTED, Box, ManifestRow, Reason, Rejection, SourceRecord
 from .state import StateDir
 from .storage import CappedFolder, UnsafePath, UserFolder, atomic_write, crop_name, source_name, user_dir
@@ -80,8 +81,14 @@ def analyze(record: SourceRecord, cfg: Config) -> Analysis:
     if len(boxes) != 1:
         reason = Reason.NO_FACE if not boxes else Reason.MULTIPLE_FACES
         return replace(base, reason=reason, faces=len(boxes), example=example_jpeg(image))
+    scores = measure(image, boxes[0])
+    base = replace(base, faces=1, box=boxes[0], sharpness=round(scores.sharpness, 3),
+                   brightness=round(scores.brightness, 3), face_px=scores.face_px)
+    reason = gate(scores, QualitySettings.of(cfg))
+    if reason is not None:
+        return replace(base, reason=reason, example=example_jpeg(image))
     face = crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size)
-    return replace(base, faces=1, box=boxes[0], crop=encode_png(face), crop_hash=hash_hex(crop_hash(face)))
+    return replace(base, crop=encode_png(face), crop_hash=hash_hex(crop_hash(face)))
 
 
 def example_jpeg(image: np.ndarray) -> bytes:
@@ -177,7 +184,7 @@ class UserWriter:
         if not folder.has(name):
             if folder.full:
                 return Reason.USER_CAP_REACHED
-            if folder.nearest(hash_)[1] <= self.cfg.min_crop_distance:
+            if near_duplicate(hash_, folder.hashes().values(), self.cfg.min_crop_distance):
                 return Reason.NEAR_DUPLICATE
         folder.write_crop(name, result.crop, hash_)
         return None

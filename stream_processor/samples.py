@@ -1,11 +1,13 @@
-"""Frames built from real faces that scikit-image ships, for tests, the demo and benchmarks.
+"""Frames built from sharp real faces at native resolution, for tests, the demo and benchmarks.
 
-Faces: the astronaut's face (`skimage.data.astronaut`) and the 100 LFW faces of
-`skimage.data.lfw_subset()` (its first 100 images are faces, the last 100 are not), upscaled.
-`camera()` is not used: the Haar cascade does not find the cameraman's face (it is small and
-turned away), and its person makes it no "no-face" background either. `cat()` is a cat's face.
+Faces: `photos.faces()`, the astronaut and the people in the photos that scripts/fetch-faces.sh
+caches (face_recognition's test images, face-api's group photos), downscaled or at most mildly
+enlarged (`MAX_UPSCALE`), pasted with some hair into an oval on a background photo.
+`person_frames` gives frames of one person in several poses, lights and moments, as a
+registration video would; `make_frame` mixes people.
 Backgrounds: scikit-image photos without faces that load without network (not `coins`: its
-Greek coins bear heads, which the detector rightly finds).
+Greek coins bear heads, which the detector rightly finds). "none" frames may hold upscaled LFW
+non-face patches (`skimage.data.lfw_subset()`'s last 100) as distractors.
 
 scikit-image is a dev/demo dependency: it is imported inside functions, never at module load.
 Everything is deterministic from the seed.
@@ -22,19 +24,15 @@ from typing import Any, Iterator, Optional
 import cv2
 import numpy as np
 
+from . import photos
+from .photos import ASTRONAUT_FACE, PhotoFace
 from .records import Box
 
 KINDS = ("one", "two", "none")
 _FACE_COUNT = {"one": 1, "two": 2, "none": 0}
 FACE_MIN, FACE_MAX = 150, 300  # side of a pasted face's true box, px
-
-# The astronaut's face in astronaut.png (512x512), labelled by hand: brow to chin, cheek to cheek.
-ASTRONAUT_FACE = Box(180, 67, 92, 110)
-# The patch pasted into frames: her head with hair, and where the face lies inside it.
-_ASTRONAUT_HEAD = (150, 15, 150, 175)  # x, y, w, h in astronaut.png
-_ASTRONAUT_PROB = 0.15  # share of pasted faces that are the astronaut (the rest: LFW)
-# LFW crops that are no upright frontal face centred in its crop, which the oval paste assumes.
-_LFW_EXCLUDED = {4: "face off-centre, cut by the crop's edge", 30: "three-quarter view, tilted"}
+_FACE_GREY = 120.0  # the mean grey that auto-exposure steers a face towards (part of the way)
+MAX_UPSCALE = 1.4  # a face is never enlarged more than this: the astronaut's 110 px face to 154 px
 
 _BACKGROUNDS = (
     "coffee", "rocket", "brick", "grass", "gravel", "moon", "page", "text",
@@ -47,14 +45,15 @@ class SampleFrame:
     image: np.ndarray  # BGR uint8, height x width x 3
     kind: str
     faces: tuple[Box, ...]  # ground truth, source-frame pixels
-    sources: tuple[str, ...] = ()  # where each face comes from: "astronaut" or "lfw:<index>"
+    sources: tuple[str, ...] = ()  # each face's `PhotoFace.name`: "astronaut#0", "sample5#2"
+    people: tuple[str, ...] = ()  # each face's `PhotoFace.person`
 
 
 @dataclass(frozen=True)
 class _Patch:
     image: np.ndarray  # BGR uint8
     face: Box  # the face inside the patch
-    source: str = ""
+    source: PhotoFace
 
 
 # ---- the real images (loaded once per process) ------------------------------------------------
@@ -70,31 +69,11 @@ def _bgr(image: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=None)
-def _astronaut() -> np.ndarray:
-    from skimage import data
-
-    return _bgr(data.astronaut())
-
-
-@lru_cache(maxsize=None)
-def _lfw() -> np.ndarray:
-    from skimage import data
-
-    return (data.lfw_subset() * 255.0 + 0.5).astype(np.uint8)  # (200, 25, 25) gray
-
-
-def lfw_faces() -> np.ndarray:
-    """The 100 LFW faces, 25x25 gray uint8."""
-    return _lfw()[:100]
-
-
-def _lfw_usable() -> tuple[int, ...]:
-    return tuple(i for i in range(100) if i not in _LFW_EXCLUDED)
-
-
 def lfw_non_faces() -> np.ndarray:
-    """The 100 LFW non-face patches, 25x25 gray uint8."""
-    return _lfw()[100:]
+    """The 100 LFW non-face patches, 25x25 gray uint8 (lfw_subset's last 100 images)."""
+    from skimage import data
+
+    return (data.lfw_subset()[100:] * 255.0 + 0.5).astype(np.uint8)
 
 
 @lru_cache(maxsize=None)
@@ -109,24 +88,20 @@ def _background(name: str) -> np.ndarray:
 
 def astronaut() -> SampleFrame:
     """astronaut.png itself, 512x512, one face."""
-    return SampleFrame(_astronaut().copy(), "one", (ASTRONAUT_FACE,), ("astronaut",))
+    return SampleFrame(photos.astronaut_image(), "one", (ASTRONAUT_FACE,), ("astronaut#0",), ("astronaut",))
+
+
+def people() -> tuple[str, ...]:
+    """Who `person_frames` can show: "astronaut", "obama" (three photos), "biden", "sample5-2", ..."""
+    return photos.people()
 
 
 # ---- building a frame -------------------------------------------------------------------------
 
-def _face_patch(rng: np.random.Generator) -> _Patch:
-    if rng.random() < _ASTRONAUT_PROB:
-        x, y, w, h = _ASTRONAUT_HEAD
-        f = ASTRONAUT_FACE
-        return _Patch(_astronaut()[y:y + h, x:x + w], Box(f.x - x, f.y - y, f.w, f.h), "astronaut")
-    index = _lfw_usable()[int(rng.integers(len(_lfw_usable())))]
-    gray = lfw_faces()[index]
-    # The LFW crops are grey and tight (brow to chin): tint them to a random skin tone.
-    tone = np.array([rng.uniform(0.55, 0.85), rng.uniform(0.7, 0.92), 1.0])
-    patch = np.clip(gray[..., None].astype(np.float32) * tone, 0, 255).astype(np.uint8)
-    # Extend the edges so that the feathered border falls mostly outside the face.
-    patch = cv2.copyMakeBorder(patch, 4, 4, 4, 4, cv2.BORDER_REFLECT101)
-    return _Patch(patch, Box(4, 4, 25, 25), f"lfw:{index}")
+def _face_patch(rng: np.random.Generator, person: Optional[str] = None, exclude: tuple[str, ...] = ()) -> _Patch:
+    pool = photos.faces_of(person) if person else tuple(f for f in photos.faces() if f.person not in exclude)
+    face = pool[int(rng.integers(len(pool)))]
+    return _Patch(face.image, face.face, face)
 
 
 def _feather_mask(h: int, w: int, inner: float) -> np.ndarray:
@@ -138,11 +113,16 @@ def _feather_mask(h: int, w: int, inner: float) -> np.ndarray:
     return alpha * alpha * (3 - 2 * alpha)  # smoothstep
 
 
-def _jitter(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Lighting of the pasted face: contrast and brightness, as a webcam would vary them."""
-    gain = rng.uniform(0.75, 1.2)
-    bias = rng.uniform(-30, 30)
-    return np.clip(patch.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+def _jitter(patch: np.ndarray, face: Box, rng: np.random.Generator) -> np.ndarray:
+    """Lighting of the pasted face as a webcam's auto-exposure would give it: a dim photo's face
+    brought part of the way to mid-grey, then contrast, brightness and a light from one side."""
+    h, w = patch.shape[:2]
+    mean = float(cv2.cvtColor(patch[face.y:face.y + face.h, face.x:face.x + face.w], cv2.COLOR_BGR2GRAY).mean())
+    exposure = float(np.clip(np.sqrt(_FACE_GREY / max(mean, 1.0)), 0.85, 1.6))
+    gain = exposure * rng.uniform(0.85, 1.15)
+    bias = rng.uniform(-12, 12)
+    side = rng.uniform(-0.12, 0.12) * np.linspace(-1, 1, w, dtype=np.float32)[None, :, None]
+    return np.clip(patch.astype(np.float32) * (gain + side) + bias, 0, 255).astype(np.uint8)
 
 
 def _scaled(patch: _Patch, face_side: int, rng: np.random.Generator) -> _Patch:
@@ -159,7 +139,7 @@ def _scaled(patch: _Patch, face_side: int, rng: np.random.Generator) -> _Patch:
     centre = (face.x + face.w / 2, face.y + face.h / 2)
     m = cv2.getRotationMatrix2D(centre, angle, 1.0)
     image = cv2.warpAffine(np.ascontiguousarray(image), m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    return _Patch(_jitter(image, rng), face, patch.source)
+    return _Patch(_jitter(image, face, rng), face, patch.source)
 
 
 def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int, rng: np.random.Generator) -> None:
@@ -193,8 +173,9 @@ def _overlaps(a: tuple[int, int, int, int], others: list[tuple[int, int, int, in
 
 
 def _face_sides(bases: list[_Patch], rng: np.random.Generator, width: int, height: int, gap: int) -> list[int]:
-    """Face sizes in [FACE_MIN, FACE_MAX], shrunk together only as far as side by side needs."""
-    sides = [int(rng.integers(FACE_MIN, FACE_MAX + 1)) for _ in bases]
+    """Face sizes in [FACE_MIN, FACE_MAX] (at most `MAX_UPSCALE` x native), shrunk together only
+    as far as side by side needs."""
+    sides = [int(rng.integers(FACE_MIN, max(FACE_MIN, min(FACE_MAX, int(b.source.side * MAX_UPSCALE))) + 1)) for b in bases]
     if not bases:
         return sides
     scale = [max(b.face.w, b.face.h) for b in bases]
@@ -222,25 +203,30 @@ def _distractors(canvas: np.ndarray, rng: np.random.Generator) -> None:
     for _ in range(int(rng.integers(0, 3))):
         gray = lfw_non_faces()[int(rng.integers(100))]
         side = min(int(rng.integers(FACE_MIN, FACE_MAX + 1)), width, height)
-        patch = _jitter(cv2.cvtColor(cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR), rng)
+        patch = _jitter(cv2.cvtColor(cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR), Box(0, 0, side, side), rng)
         x, y = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
         if not _overlaps((x, y, side, side), taken):
             _paste(canvas, patch, x, y, rng)
             taken.append((x, y, side, side))
 
 
-def make_frame(kind: str, seed: int, width: int = 640, height: int = 480) -> SampleFrame:
+def make_frame(kind: str, seed: int, width: int = 640, height: int = 480, person: Optional[str] = None) -> SampleFrame:
     """A `width` x `height` BGR frame with `kind` faces ("one", "two", "none") on a real photo.
 
     Faces are 150-300 px (their true box's longer side; smaller only when the frame cannot hold
-    them side by side); "none" frames may hold upscaled LFW non-face patches as distractors.
+    them side by side), two faces are two people; `person` makes a "one" frame show that person.
+    "none" frames may hold upscaled LFW non-face patches as distractors.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if person is not None and kind != "one":
+        raise ValueError(f"person is for 'one' frames, not {kind!r}")
     gap = 8
     rng = np.random.default_rng([seed, KINDS.index(kind)])
     canvas = _background_frame(rng, width, height)
-    bases = [_face_patch(rng) for _ in range(_FACE_COUNT[kind])]
+    bases: list[_Patch] = []
+    for _ in range(_FACE_COUNT[kind]):
+        bases.append(_face_patch(rng, person, tuple(b.source.person for b in bases)))
     patches = [_scaled(b, side, rng) for b, side in zip(bases, _face_sides(bases, rng, width, height, gap))]
     faces: list[Box] = []
     for patch, x in zip(patches, _row(rng, [p.image.shape[1] for p in patches], width, gap)):
@@ -249,10 +235,19 @@ def make_frame(kind: str, seed: int, width: int = 640, height: int = 480) -> Sam
         faces.append(Box(x + patch.face.x, y + patch.face.y, patch.face.w, patch.face.h))
     if kind == "none":
         _distractors(canvas, rng)
-    sigma = rng.uniform(0.0, 5.0)  # sensor noise (luminance) over the whole frame
+    sigma = rng.uniform(0.0, 4.0)  # sensor noise (luminance) over the whole frame
     noise = rng.standard_normal((height, width, 1), dtype=np.float32) * sigma + 0.5
     image = np.clip(canvas + noise, 0, 255).astype(np.uint8)
-    return SampleFrame(image, kind, tuple(faces), tuple(p.source for p in patches))
+    return SampleFrame(image, kind, tuple(faces), tuple(p.source.name for p in patches), tuple(p.source.person for p in patches))
+
+
+def person_frames(person: str, n: int, seed: int, width: int = 640, height: int = 480) -> Iterator[SampleFrame]:
+    """`n` one-face frames of `person`, as a registration video would give them: each of their
+    photos, turned a little, mirrored, nearer or farther, lit differently, before another
+    background, elsewhere in the frame. The same seed gives the same frames."""
+    rng = np.random.default_rng([seed, 7])
+    for _ in range(n):
+        yield make_frame("one", int(rng.integers(1 << 62)), width, height, person=person)
 
 
 def mixed_frames(n: int, seed: int, one: float = 0.7, two: float = 0.15, none: float = 0.15) -> Iterator[SampleFrame]:
@@ -264,6 +259,26 @@ def mixed_frames(n: int, seed: int, one: float = 0.7, two: float = 0.15, none: f
     for _ in range(n):
         kind = KINDS[int(rng.choice(3, p=weights / weights.sum()))]
         yield make_frame(kind, int(rng.integers(1 << 62)))  # far from the small seeds tests use
+
+
+# ---- degraded copies (the quality gates' test data) --------------------------------------------
+
+def exposed(image: np.ndarray, gain: float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """The image with its exposure off by `gain` (0.25: -2 EV, 4: +2 EV, clipped at 255), plus
+    sensor noise of standard deviation `noise` grey levels (dark frames are noisy)."""
+    out = image.astype(np.float32) * gain
+    if noise:
+        out += np.random.default_rng(seed).standard_normal(image.shape[:2] + (1,), dtype=np.float32) * noise
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def motion_blurred(image: np.ndarray, length: float, angle_deg: float) -> np.ndarray:
+    """The image smeared along a line of `length` px at `angle_deg`, as a moving head gives it."""
+    n = max(3, int(round(length)) | 1)
+    kernel = np.zeros((n, n), np.float32)
+    kernel[n // 2, :] = 1.0
+    kernel = cv2.warpAffine(kernel, cv2.getRotationMatrix2D((n / 2 - 0.5, n / 2 - 0.5), angle_deg, 1.0), (n, n))
+    return cv2.filter2D(image, -1, kernel / kernel.sum())
 
 
 # ---- messages ---------------------------------------------------------------------------------

@@ -138,15 +138,6 @@ class UserFolder(CappedFolder):
             self._hashes = {name: _file_hash(self.path / name) for name in sorted(self._names)}
         return self._hashes
 
-    def nearest(self, candidate: int) -> tuple[Optional[str], int]:
-        """The kept crop closest to a hash, and its distance in bits (65 when there is none)."""
-        best, distance = None, 65
-        for name, h in self.hashes().items():
-            d = (h ^ candidate).bit_count()
-            if d < distance:
-                best, distance = name, d
-        return best, distance
-
     def write_crop(self, name: str, data: bytes, hash_: int) -> Optional[Path]:
         path = self.write(name, data)
         if path is not None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+import numpy as np
+
 from stream_processor import kafka_io
 from stream_processor.config import Config
 from stream_processor.samples import encode, make_frame, message
@@ -57,14 +59,20 @@ def _undecodable(frame_png: bytes) -> list[tuple[bytes, str]]:
 
 def build_messages(frames: int = 24) -> list[Message]:
     """`frames` frames (one-face mostly, some two-face and no-face; JPEG, every 4th PNG) of three
-    users, with six undecodable messages spread among them; message i goes to partition i % 2."""
+    users, with six undecodable messages spread among them; message i goes to partition i % 2.
+    Last, a near-copy of one of bob's frames (2 px shifted), in its original's partition: the
+    near-duplicate check is decided in source order within a partition, whatever the batches."""
     kinds = ["one", "one", "one", "two", "one", "none"]
     images = [make_frame(kinds[i % len(kinds)], 7100 + i).image for i in range(frames)]
     values: list[tuple[bytes, Optional[str]]] = [
         (message(USERS[i % 3], encode(img, "png" if i % 4 == 3 else "jpeg")), None) for i, img in enumerate(images)]
+    original = values[1][0]  # bob's, one face
     for k, (value, reason) in enumerate(_undecodable(encode(images[0], "png"))):
         values.insert(3 + k * (len(values) // 6), (value, reason))
-    return [Message(i % PARTITIONS, value, reason) for i, (value, reason) in enumerate(values)]
+    out = [Message(i % PARTITIONS, value, reason) for i, (value, reason) in enumerate(values)]
+    partition = next(m.partition for m in out if m.value == original)
+    near_copy = np.roll(images[1], (2, 2), axis=(0, 1))
+    return out + [Message(partition, message("bob", encode(near_copy, "jpeg")), None)]
 
 
 def publish(bootstrap: str, messages: Sequence[Message], topic: str = TOPIC) -> dict[Coords, Message]:

@@ -23,7 +23,7 @@ def test_undisturbed_run_dead_letters_every_undecodable_message(baseline):
     assert baseline.output.raw_rows == len(baseline.messages)  # nothing was processed twice
     assert_dead_letters(baseline.bootstrap, f"{TOPIC}.dlq", baseline.sent)
     reasons = sorted(row[5] for row in baseline.output.rows.values() if row[5])
-    assert {"no_face", "multiple_faces"} <= set(reasons)
+    assert {"no_face", "multiple_faces", "near_duplicate"} <= set(reasons)
 
 
 def test_undisturbed_run_keeps_and_announces_each_users_enrollment(baseline):

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from stream_processor import manifest
 from stream_processor.config import Config
+from stream_processor.records import Reason
 from stream_processor.replay import replay
 from stream_processor.samples import encode, make_frame, message
 from stream_processor.storage import crop_name
@@ -18,6 +19,7 @@ from stream_processor.storage import crop_name
 pytestmark = pytest.mark.spark
 
 USERS = ("alice", "bob", "carol")
+POST_DETECTION = {r.value for r in Reason if not r.before_detection}
 INVALID = [  # (line, reason)
     (b"this is not json", "invalid_json"),
     (b"[1, 2, 3]", "invalid_json"),
@@ -79,6 +81,8 @@ def test_replay_writes_crops_manifest_and_dead_letters(spark, dataset, tmp_path)
             truth = frame.faces[0]  # the kept box is on the face
             cx, cy = row.x + row.w / 2, row.y + row.h / 2
             assert truth.x <= cx <= truth.x + truth.w and truth.y <= cy <= truth.y + truth.h
+        elif frame.kind == "one":  # a one-face frame that the checks after detection refused
+            assert row.reason in POST_DETECTION and row.path is None
         else:
             assert row.reason in ("no_face", "multiple_faces") and row.path is None
     kept = sum(rows[i].status == "accepted" for i, f in enumerate(sample) if f.kind == "one")
