@@ -1,7 +1,7 @@
 """The frame-to-crop core, in two steps that the batch function runs on the executors.
 
-1. `analyze`: parse -> decode -> detect -> quality gates -> crop -> hash, one record at a time,
-   no shared state.
+1. `analyze`: parse -> decode -> find one verified face -> quality gates -> aligned crop -> hash,
+   one record at a time, no shared state.
 2. `UserWriter.finish`: in source order per user: the cap, the near-duplicate check, the crop
    writes, the enrollment status and the rejected examples; every analysis becomes its manifest row.
 """
@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 
 from .config import Config
-from .crop import crop_face, encode_png
-from .detect import detector_for
+from .align import align_face
+from .crop import encode_png
+from .detect import FaceRejection, detector_for
 from .enrollment import UserStatus
 from .imaging import decode_image
 from .parse import normalize_username, parse_message
@@ -49,7 +50,7 @@ class Analysis:
     sharpness: Optional[float] = None
     brightness: Optional[float] = None
     face_px: Optional[int] = None
-    roll_deg: Optional[float] = None
+    roll_deg: Optional[float] = None  # the eye line's angle in the frame, when the crop was aligned
     aligned: Optional[bool] = None
     example: Optional[bytes] = None  # a small JPEG of a rejected frame that decoded
 
@@ -77,18 +78,19 @@ def analyze(record: SourceRecord, cfg: Config) -> Analysis:
     image = decode_image(parsed.image, cfg.max_image_pixels)
     if isinstance(image, Rejection):
         return replace(base, reason=image.reason, detail=image.detail)
-    boxes = detector_for(cfg).detect(image)
-    if len(boxes) != 1:
-        reason = Reason.NO_FACE if not boxes else Reason.MULTIPLE_FACES
-        return replace(base, reason=reason, faces=len(boxes), example=example_jpeg(image))
-    scores = measure(image, boxes[0])
-    base = replace(base, faces=1, box=boxes[0], sharpness=round(scores.sharpness, 3),
+    found = detector_for(cfg).find(image)
+    if isinstance(found, FaceRejection):
+        return replace(base, reason=found.reason, detail=found.detail, faces=found.faces, box=found.box,
+                       example=example_jpeg(image))
+    scores = measure(image, found.box)
+    base = replace(base, faces=1, box=found.box, sharpness=round(scores.sharpness, 3),
                    brightness=round(scores.brightness, 3), face_px=scores.face_px)
     reason = gate(scores, QualitySettings.of(cfg))
     if reason is not None:
         return replace(base, reason=reason, example=example_jpeg(image))
-    face = crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size)
-    return replace(base, crop=encode_png(face), crop_hash=hash_hex(crop_hash(face)))
+    crop = align_face(image, found, cfg.crop_margin, cfg.crop_size)
+    return replace(base, crop=encode_png(crop.image), crop_hash=hash_hex(crop_hash(crop.image)),
+                   roll_deg=crop.roll_deg, aligned=crop.aligned)
 
 
 def example_jpeg(image: np.ndarray) -> bytes:

@@ -92,3 +92,29 @@ def test_png_is_deterministic_and_lossless(frame):
     view = frame[100:200, 100:200]  # not contiguous
     assert encode_png(view) == encode_png(view.copy())
     assert encode_png(crop) != encode_png(crop[::-1])
+
+
+# ---- crops another detector finds again (the trainer re-detects every crop and drops misses) ----
+
+from benchmarks import real_faces  # noqa: E402
+from benchmarks.accuracy import redetected  # noqa: E402
+from stream_processor.align import align_face  # noqa: E402
+from stream_processor.config import Config  # noqa: E402
+from stream_processor.detect import FaceFinding, detector_for  # noqa: E402
+from stream_processor.samples import astronaut  # noqa: E402
+
+
+@pytest.mark.skipif(not real_faces.available(), reason="the face photos in .local/faces are not there")
+def test_default_cascade_finds_the_face_again_on_aligned_crops():
+    cfg = Config()
+    detector = detector_for(cfg)
+    frames = [astronaut().image] + [real_faces.make_case(kind, s).image for kind in ("one", "rotated") for s in range(100, 106)]
+    crops = []
+    for image in frames:
+        found = detector.find(image)
+        if isinstance(found, FaceFinding):
+            crops.append(align_face(image, found, cfg.crop_margin, cfg.crop_size))
+    assert len(crops) >= 10 and sum(c.aligned for c in crops) >= 8
+    assert all(redetected(c.image) for c in crops)
+    # and it is not a property of any 160 px square: the background is not found
+    assert not redetected(cv2.resize(frames[0][300:460, 0:160], (160, 160)))

@@ -151,3 +151,72 @@ def test_limit_opencv_threads():
         assert cv2.getNumThreads() == 1
     finally:
         cv2.setNumThreads(before)
+
+
+# ---- the asymmetric decision (FaceDetector.find) on real sharp faces --------------------------
+
+from benchmarks import real_faces  # noqa: E402
+from stream_processor.detect import FaceFinding, FaceRejection  # noqa: E402
+from stream_processor.records import Reason  # noqa: E402
+
+needs_photos = pytest.mark.skipif(not real_faces.available(), reason="the face photos in .local/faces are not there")
+CASE_SEEDS = range(20)  # neither the benchmark's tuning seeds nor its held-out ones
+
+
+def test_astronaut_is_found_verified_with_her_eyes(detector):
+    found = detector.find(astronaut().image)
+    assert isinstance(found, FaceFinding)
+    assert iou(found.box, ASTRONAUT_FACE) >= 0.5
+    assert found.eyes is not None
+    (lx, ly), (rx, ry) = found.eyes.left, found.eyes.right
+    assert abs(lx - 202) <= 5 and abs(ly - 100) <= 5 and abs(rx - 246) <= 5 and abs(ry - 103) <= 5
+
+
+@needs_photos
+def test_a_face_like_texture_the_cascade_takes_is_not_verified(detector):
+    """Textures (a cat, drawn smileys, upside-down faces) that the frontal cascade alone takes as
+    one face: no pair of eyes, so face_not_verified (not a dead letter: it got to detection)."""
+    fooled = [c for c in (real_faces.make_case("none", s) for s in range(40)) if len(detector.detect(c.image)) == 1]
+    assert len(fooled) >= 3
+    for case in fooled:
+        found = detector.find(case.image)
+        assert isinstance(found, FaceRejection)
+        if found.reason is Reason.FACE_NOT_VERIFIED:
+            assert found.faces == 1 and found.box is not None
+    assert sum(detector.find(c.image).reason is Reason.FACE_NOT_VERIFIED for c in fooled) >= len(fooled) // 2
+    assert not Reason.FACE_NOT_VERIFIED.before_detection
+
+
+@needs_photos
+def test_one_real_face_is_kept_on_the_face(detector):
+    cases = [real_faces.make_case("one", s) for s in CASE_SEEDS]
+    found = [detector.find(c.image) for c in cases]
+    kept = [(c, f) for c, f in zip(cases, found) if isinstance(f, FaceFinding)]
+    assert len(kept) >= len(cases) - 2, [getattr(f, "reason", None) for f in found]
+    assert all(on_face(f.box, c.faces[0]) for c, f in kept)
+
+
+@needs_photos
+@pytest.mark.parametrize("variant", ["smaller", "cut", "turned"])
+def test_two_real_faces_are_rejected(detector, variant):
+    cases = [c for c in (real_faces.make_case("two", s) for s in range(60)) if c.variant == variant][:8]
+    assert len(cases) == 8
+    for c in cases:
+        found = detector.find(c.image)
+        assert isinstance(found, FaceRejection) and found.reason is Reason.MULTIPLE_FACES, (c.variant, found)
+        assert found.faces >= 2
+
+
+def test_a_face_cut_off_by_the_edge_is_seen_by_the_second_look(detector):
+    frame = astronaut().image
+    two = np.concatenate([frame[:, 100:400], frame[:, 150:260]], axis=1)  # her face, and half of it at the right edge
+    assert len(detector.detect(two)) == 1  # the main pass sees only the whole face
+    found = detector.find(two)
+    assert isinstance(found, FaceRejection) and found.reason is Reason.MULTIPLE_FACES
+
+
+@needs_photos
+def test_face_like_textures_are_rejected(detector):
+    for s in CASE_SEEDS:
+        found = detector.find(real_faces.make_case("none", s).image)
+        assert isinstance(found, FaceRejection), s
