@@ -119,7 +119,8 @@ def _pct(part: int, whole: int) -> str:
 def _ms(samples: list[float]) -> str:
     if not samples:
         return "n/a"
-    return f"{statistics.fmean(samples) * 1e3:6.2f} ms (p50 {statistics.median(samples) * 1e3:.2f}, p95 {np.percentile(samples, 95) * 1e3:.2f})"
+    return (f"{statistics.fmean(samples) * 1e3:6.2f} ms (p50 {statistics.median(samples) * 1e3:.2f}, "
+            f"p95 {np.percentile(samples, 95) * 1e3:.2f})")
 
 
 def report(run: Run, cfg: Config, detector: FaceDetector, source: str) -> None:
@@ -128,8 +129,10 @@ def report(run: Run, cfg: Config, detector: FaceDetector, source: str) -> None:
           f"scale_factor={cfg.scale_factor} min_neighbors={cfg.min_neighbors} crop_margin={cfg.crop_margin} "
           f"crop_size={cfg.crop_size}; cascade {detector.settings.cascade}; 640x480 frames decoded from {source.upper()}")
     print(f"one-face frames kept (exactly one face): {_pct(one.single, one.frames)}   faces found: {dict(sorted(one.found.items()))}")
-    print(f"two-face frames rejected:               {_pct(two.frames - two.single, two.frames)}   faces found: {dict(sorted(two.found.items()))}")
-    print(f"no-face frames rejected:                {_pct(none.frames - none.single, none.frames)}   faces found: {dict(sorted(none.found.items()))}")
+    print(f"two-face frames rejected:               {_pct(two.frames - two.single, two.frames)}"
+          f"   faces found: {dict(sorted(two.found.items()))}")
+    print(f"no-face frames rejected:                {_pct(none.frames - none.single, none.frames)}"
+          f"   faces found: {dict(sorted(none.found.items()))}")
     print(f"kept crops on the true face:            {_pct(run.kept_on_face, run.kept)}")
     worst = sorted(run.missed.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
     print(f"faces missed, by source: {sum(run.missed.values())}" + (f" ({', '.join(f'{k} x{v}' for k, v in worst)})" if worst else ""))
@@ -158,7 +161,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--one", type=int, default=300)
     parser.add_argument("--two", type=int, default=150)
     parser.add_argument("--none", type=int, default=150)
-    parser.add_argument("--source", choices=("png", "jpeg"), default="png", help="which decoded frame the detector sees (JPEG at quality 90)")
+    parser.add_argument("--source", choices=("png", "jpeg"), default="png",
+                        help="which decoded frame the detector sees (JPEG at quality 90)")
     parser.add_argument("--seed", type=int, default=EVAL_SEED, help="first frame seed (of each kind)")
     parser.add_argument("--cascade", help="another cascade file of cv2.data.haarcascades, to compare")
     parser.add_argument("--dump", type=Path, help="write the frames that failed here, true faces green, detections red")

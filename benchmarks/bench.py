@@ -902,15 +902,17 @@ def main(argv: Optional[list[str]] = None) -> int:
                                            "batch_interval_s": args.batch_interval}
                     rows.append(row)
                     if "limit" in args.only:
-                        if attempt(row, "stages", lambda: {"stage_ms": measure_stages(
-                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):
+                        # attempt() calls each closure at once, inside this iteration (B023 does not apply).
+                        if attempt(row, "stages", lambda: {"stage_ms": measure_stages(  # noqa: B023
+                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):  # noqa: B023
                             say(f"{fmt}: CPU ms per frame by stage: "
                                 + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
-                        if attempt(row, "limit", lambda: measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)):
+                        if attempt(row, "limit", lambda: measure_limit(  # noqa: B023
+                                paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)):  # noqa: B023
                             say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
                                 f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
                     if "seed" in args.only:
-                        if attempt(row, "seed", lambda: measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),
+                        if attempt(row, "seed", lambda: measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),  # noqa: B023
                                                                      args.seed_batch, py)):
                             say(f"{fmt}: seed {row['seed_fps']:.1f} frames/s")
                     if "pipeline" in args.only:
@@ -926,10 +928,10 @@ def main(argv: Optional[list[str]] = None) -> int:
                             warmup_s=args.warmup_seconds)
 
                         def pipeline() -> dict[str, Any]:
-                            if isinstance(cluster, Exception):
-                                raise RuntimeError(f"no cluster: {cluster}")
-                            return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
-                                                    producer, tmp, py, args.keep, result=row)
+                            if isinstance(cluster, Exception):  # noqa: B023 - attempt() calls it at once
+                                raise RuntimeError(f"no cluster: {cluster}")  # noqa: B023
+                            return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,  # noqa: B023
+                                                    producer, tmp, py, args.keep, result=row)  # noqa: B023
                         attempt(row, "pipeline", pipeline)
                 if isinstance(cluster, Cluster):
                     cluster.stop()

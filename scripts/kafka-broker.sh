@@ -99,7 +99,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
-# Large frames (design.md, "Configuration"): at least 8 MiB end to end.
+# Large frames (README.md, "Configuration"): at least 8 MiB end to end.
 message.max.bytes=$MESSAGE_MAX_BYTES
 replica.fetch.max.bytes=$MESSAGE_MAX_BYTES
 # A modest broker for a 2-core machine.

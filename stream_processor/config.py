@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -174,10 +174,6 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> Config:
     overrides = {f.name: getattr(args, f"cfg_{f.name}", None) for f in fields(Config)}
     return load_config(getattr(args, "config", None), overrides=overrides)
-
-
-def with_overrides(cfg: Config, **changes: Any) -> Config:
-    return replace(cfg, **changes)
 
 
 def render_toml(cfg: Config = Config()) -> str:

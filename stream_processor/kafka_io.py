@@ -2,7 +2,7 @@
 the dead-letter sink and consumer lag.
 
 Reading goes through Spark's kafka-0-10 direct stream (JVM) and our bridge class
-(design.md, "The JVM bridge"); producing and admin go through kafka-python.
+(README.md, "The bridge (`jars/`)"); producing and admin go through kafka-python.
 """
 
 from __future__ import annotations

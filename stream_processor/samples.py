@@ -282,7 +282,7 @@ def encode(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
 
 
 def message(username: str, image_bytes: bytes, timestamp: Optional[str] = "11/27/2026, 10:00:00", **extra: Any) -> bytes:
-    """A Kafka value as the video service sends it (design.md, "Input message").
+    """A Kafka value as the video service sends it (README.md, "What it does").
 
     `timestamp=None` leaves the field out; `extra` fields are added as given (and may replace
     the others, to build hostile messages).

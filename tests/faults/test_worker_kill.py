@@ -97,7 +97,9 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
     try:
         with job:
             # This cluster's executors (their work folders are in its state folder), one per worker.
-            ours = lambda: {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster["state"]))}
+            def ours() -> dict:
+                return {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster["state"]))}
+
             executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
                                    "an executor on each worker", job)
             victim = next(i for i, (_, cwd) in executors.items() if f"{os.sep}worker-1{os.sep}" in cwd + os.sep)
