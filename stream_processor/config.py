@@ -91,6 +91,31 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"scale_factor: must be > 1, got {cfg.scale_factor!r}")
     if 0 < cfg.detect_max_side < 32:
         raise ConfigError(f"detect_max_side: must be 0 or at least 32, got {cfg.detect_max_side!r}")
+    _validate_security(cfg)
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _validate_security(cfg: Config) -> None:
+    """SASL/SSL settings that could only fail later, at the first connection, fail here."""
+    sasl = cfg.security_protocol.startswith("SASL_")
+    if sasl:
+        if cfg.sasl_mechanism and cfg.sasl_mechanism.upper() not in SASL_MECHANISMS:
+            raise ConfigError(f"sasl_mechanism: {cfg.sasl_mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}")
+        for name in ("sasl_username", "sasl_password"):
+            if not getattr(cfg, name):
+                raise ConfigError(f"{name}: required with security_protocol {cfg.security_protocol}")
+    else:
+        for name in ("sasl_mechanism", "sasl_username", "sasl_password"):
+            if getattr(cfg, name):
+                raise ConfigError(f"{name}: set, but security_protocol is {cfg.security_protocol} "
+                                  "(SASL needs SASL_PLAINTEXT or SASL_SSL)")
+    if cfg.ssl_cafile:
+        if not cfg.security_protocol.endswith("SSL"):
+            raise ConfigError(f"ssl_cafile: set, but security_protocol is {cfg.security_protocol} (SSL or SASL_SSL)")
+        if not Path(cfg.ssl_cafile).is_file():
+            raise ConfigError(f"ssl_cafile: {cfg.ssl_cafile} is not a file")
 
 
 def _coerce(name: str, raw: Any, target: type) -> Any:
