@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Optional, Sequence
 
 from .config import Config, ConfigError, add_config_flags, config_from_args
+from .preflight import PreflightError, check_input_file, check_kafka, check_writable_dir
 
 
 def _absolute_output(cfg: Config) -> Config:
@@ -48,13 +49,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ConfigError as exc:
         print(f"stream_processor: bad setting: {exc}", file=sys.stderr)
         return 2
+    try:
+        _preflight(args, cfg)
+    except PreflightError as exc:
+        print(f"stream_processor: {exc}", file=sys.stderr)
+        return exc.exit_code
     if args.command == "replay":
         from .replay import local_session, replay
-        try:
-            summary = replay(local_session(), args.input, _absolute_output(cfg))
-        except FileNotFoundError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
+        summary = replay(local_session(), args.input, _absolute_output(cfg))
         print(summary.line())
         return 0
     if args.command == "run":
@@ -62,3 +64,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_job(_absolute_output(cfg))
     from .produce import produce
     return produce(args, cfg)
+
+
+def _preflight(args: argparse.Namespace, cfg: Config) -> None:
+    """What would otherwise fail only after Spark started, or with a traceback."""
+    if args.command == "replay":
+        check_input_file(args.input)
+    if args.command in ("replay", "run"):
+        check_writable_dir("output_dir", cfg.output_dir)
+    if args.command in ("run", "produce"):
+        check_kafka(cfg)

@@ -15,6 +15,7 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kafka-broker.sh"
+SCRAM_USER = ("job", "job-secret")  # (name, password) on the session broker's SASL listener
 
 
 def free_port() -> int:
@@ -24,13 +25,17 @@ def free_port() -> int:
 
 
 class LocalBroker:
-    """`with LocalBroker() as broker: broker.bootstrap` -> "127.0.0.1:PORT"."""
+    """`with LocalBroker() as broker: broker.bootstrap` -> "127.0.0.1:PORT". With `scram_users`
+    ({name: password}) it also has a SASL_PLAINTEXT listener with these SCRAM-SHA-512/256 users
+    at `broker.sasl_bootstrap`."""
 
-    def __init__(self, partitions: int = 2, keep_dir: bool = False):
+    def __init__(self, partitions: int = 2, keep_dir: bool = False, scram_users: Optional[dict[str, str]] = None):
         self.port = free_port()
         self.controller_port = free_port()
-        while self.controller_port == self.port:
-            self.controller_port = free_port()
+        self.sasl_port = free_port()
+        while len({self.port, self.controller_port, self.sasl_port}) < 3:
+            self.controller_port, self.sasl_port = free_port(), free_port()
+        self.scram_users = dict(scram_users or {})
         self.partitions = partitions
         self.keep_dir = keep_dir
         self.dir: Optional[Path] = None
@@ -39,6 +44,11 @@ class LocalBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def sasl_bootstrap(self) -> str:
+        assert self.scram_users, "LocalBroker(scram_users=...) has the SASL listener"
+        return f"127.0.0.1:{self.sasl_port}"
+
     def _env(self) -> dict[str, str]:
         assert self.dir is not None
         return {**os.environ,
@@ -46,7 +56,9 @@ class LocalBroker:
                 "KAFKA_CONTROLLER_PORT": str(self.controller_port),
                 "KAFKA_DATA_DIR": str(self.dir / "data"),
                 "KAFKA_LOG_DIR": str(self.dir / "logs"),
-                "KAFKA_NUM_PARTITIONS": str(self.partitions)}
+                "KAFKA_NUM_PARTITIONS": str(self.partitions),
+                "KAFKA_SASL_PORT": str(self.sasl_port),
+                "KAFKA_SCRAM_USERS": ",".join(f"{name}:{pw}" for name, pw in self.scram_users.items())}
 
     def _run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(SCRIPT), command], env=self._env(), capture_output=True, text=True,
