@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert
                                   copy_output, manifest_coverage, run_args, snapshot, wait_until)
 
 pytestmark = pytest.mark.faults
+BATCH_INTERVAL_S = 1.0  # harness.run_args
 
 
 def test_undisturbed_run_dead_letters_every_undecodable_message(baseline):
@@ -33,6 +35,15 @@ def _crop_offsets(out: Path) -> dict[int, int]:
             p, o = int(m.group(1)), int(m.group(2))
             found[p] = max(found.get(p, 0), o + 1)
     return found
+
+
+def _first_batch_delay_s(log: str) -> float:
+    """Seconds from the stream's start (the job's "reading ..." line) to the batch time of its
+    first batch with records."""
+    started = re.search(r"^(\S+ \S+) INFO \S+: stream-processor: reading", log, re.M)
+    first = re.search(r": batch (\S+ \S+): inputs=[1-9]", log)
+    assert started and first, log
+    return (datetime.fromisoformat(first.group(1)) - datetime.strptime(started.group(1), "%Y-%m-%d %H:%M:%S,%f")).total_seconds()
 
 
 def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, fresh_group, tmp_path):
@@ -59,6 +70,10 @@ def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline,
         assert job.wait(180) == 0, job.tail()
         restarted = job.log()
     assert "inputs=" in restarted
+    # It reads at once: the partitions are assigned, not subscribed, so the killed driver's
+    # consumer, still a member of the group until its session times out, does not hold it up.
+    delay = _first_batch_delay_s(restarted)
+    assert delay <= 2 * BATCH_INTERVAL_S, f"the first batch came {delay:.1f} s after the stream started"
     assert committed_total(baseline.bootstrap, fresh_group) == manifest_coverage(out)
     got = snapshot(out)
     assert_same_output(got, baseline.output)  # the crops written before the kill were rewritten, same bytes

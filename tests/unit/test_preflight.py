@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 
 from stream_processor import cli
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -55,9 +55,7 @@ def test_output_folder_without_permission(capsys, tmp_path):
 
 
 def test_unreachable_broker(capsys, tmp_path):
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens on it
     for argv in (["run", "--output-dir", str(tmp_path / "out")], ["produce", "--jsonl", os.devnull]):
         assert cli.main([*argv, "--bootstrap-servers", f"127.0.0.1:{port}"]) == 1
         assert one_line(capsys) == (f"stream_processor: cannot reach the Kafka broker at 127.0.0.1:{port} "
