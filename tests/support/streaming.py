@@ -103,3 +103,34 @@ def wait_for_commit(cfg: Config, expected: dict[tuple[str, int], int], timeout_s
         if time.monotonic() > deadline:
             raise AssertionError(f"group {cfg.group_id} committed {committed}, expected {expected}")
         time.sleep(0.25)
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Any]:
+    """Every record of `topic` now, read to its end offsets (not "until nothing came for a few
+    seconds", which ends early on a loaded machine); in partition, then offset order."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             max_partition_fetch_bytes=16 * 1024 * 1024)
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions = None
+        while not partitions:
+            partitions = consumer.partitions_for_topic(topic)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} has no partitions after {timeout_s}s")
+            if not partitions:
+                time.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[Any] = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"read {len(records)} records of {topic} in {timeout_s}s, not all of {ends}")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()
