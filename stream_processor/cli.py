@@ -72,5 +72,5 @@ def _preflight(args: argparse.Namespace, cfg: Config) -> None:
         check_input_file(args.input)
     if args.command in ("replay", "run"):
         check_writable_dir("output_dir", cfg.output_dir)
-    if args.command in ("run", "produce"):
+    if args.command in ("run", "produce", "status"):
         check_kafka(cfg)
