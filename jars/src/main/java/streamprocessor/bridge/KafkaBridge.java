@@ -126,7 +126,7 @@ public final class KafkaBridge {
     }
     Map<TopicPartition, Long> offsets = startOffsets(kafkaParams, topics, startingOffsets);
     ConsumerStrategy<byte[], byte[]> strategy =
-        ConsumerStrategies.<byte[], byte[]>Assign(offsets.keySet(), kafkaParams, offsets);
+        ConsumerStrategies.<byte[], byte[]>Assign(new ArrayList<>(offsets.keySet()), kafkaParams, offsets);
     JavaInputDStream<ConsumerRecord<byte[], byte[]>> input = maxRatePerPartition > 0
         ? KafkaUtils.createDirectStream(jssc, location, strategy, new FixedRate(maxRatePerPartition))
         : KafkaUtils.createDirectStream(jssc, location, strategy);
