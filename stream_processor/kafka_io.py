@@ -267,7 +267,10 @@ def _retry(call: Callable[[], T], timeout_s: float = 30.0) -> T:
 
 def ensure_topic(cfg: Config, topic: str, partitions: int = 2) -> bool:
     """Creates `topic` if missing, sized for cfg.max_message_bytes; True when it created it.
-    An existing topic is left as it is."""
+    An existing topic is left as it is. Returns once every new partition's leader answers: a
+    topic used at once (NotLeaderForPartition on a loaded machine) is where kafka tests flaked."""
+    from kafka import TopicPartition
+    from kafka.admin import OffsetSpec
     from kafka.errors import TopicAlreadyExistsError
 
     admin = _admin(cfg)
@@ -276,6 +279,8 @@ def ensure_topic(cfg: Config, topic: str, partitions: int = 2) -> bool:
             {topic: {"num_partitions": partitions, "replication_factor": -1,
                      "configs": {"max.message.bytes": str(_limit(cfg))}}},
             wait_for_metadata=True)
+        _retry(lambda: admin.list_partition_offsets(
+            {TopicPartition(topic, p): OffsetSpec.LATEST for p in range(partitions)}))
         return True
     except TopicAlreadyExistsError:
         return False

@@ -78,7 +78,7 @@ def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline,
     got = snapshot(out)
     assert_same_output(got, baseline.output)  # the crops written before the kill were rewritten, same bytes
     assert_dead_letters(baseline.bootstrap, dlq, baseline.sent)
-    print(f"killed with commits at {committed}, crops up to {ahead}; "
+    print(f"killed with commits at {committed}, crops up to {ahead}; restarted, first batch {delay:.1f} s after start; "
           f"{got.raw_rows} manifest rows for {total} records, {len(got.temps)} temp files left")
 
 
