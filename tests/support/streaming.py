@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
 from stream_processor import kafka_io
 from stream_processor.config import Config
 
 
+BACKLOG_S = 240  # at most this long for the batches formed before a wait to be processed
+
+
 @dataclass
 class Batch:
+    time: datetime  # the batch time: when Spark read the offsets it covers
     ranges: list[kafka_io.OffsetRange]
     records: list[Any]
     rows: Optional[list[tuple]] = None  # source_dataframe(...) rows, when asked for
@@ -40,7 +45,7 @@ class StreamRun:
         stream = kafka_io.create_direct_stream(self.ssc, self.cfg)
         self.stream_id = stream.stream_id
 
-        def on_batch(rdd: Any) -> None:
+        def on_batch(batch_time: datetime, rdd: Any) -> None:
             try:
                 records = self.collect(rdd)
                 ranges = kafka_io.offset_ranges(rdd)
@@ -49,7 +54,7 @@ class StreamRun:
                     rows = [tuple(r) for r in kafka_io.source_dataframe(self.spark, rdd).collect()]
                 if self.commit:
                     kafka_io.commit_offsets(self.stream_id, rdd)
-                self.batches.append(Batch(ranges, records, rows))
+                self.batches.append(Batch(batch_time, ranges, records, rows))
             except Exception:  # noqa: BLE001 - reported by wait_for, in the test's thread
                 self.errors.append(traceback.format_exc())
 
@@ -65,13 +70,19 @@ class StreamRun:
         return [r for b in list(self.batches) for r in b.records]
 
     def wait_for(self, done: Callable[[], bool], timeout_s: float = 60, what: str = "the stream") -> None:
-        deadline = time.monotonic() + timeout_s
+        """Waits up to `timeout_s` from the first batch Spark formed after this call. On a loaded
+        machine a slow batch leaves a queue of batches formed before it, whose offsets were read
+        then: records sent now only show up once that queue is drained (the kafka tests' flake)."""
+        called, backlog_deadline = datetime.now(), time.monotonic() + timeout_s + BACKLOG_S
+        deadline = None
         while True:
             if self.errors:
                 raise AssertionError("a batch failed:\n" + self.errors[0])
             if done():
                 return
-            if time.monotonic() > deadline:
+            if deadline is None and any(b.time >= called for b in list(self.batches)):
+                deadline = time.monotonic() + timeout_s
+            if time.monotonic() > (deadline or backlog_deadline):
                 raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; "
                                      f"{len(self.batches)} batches, {len(self.records)} records so far")
             time.sleep(0.1)
