@@ -87,7 +87,8 @@ class Run:
     redetected: int = 0
     aligned: int = 0
     residual_roll: list[float] = field(default_factory=list)  # turned frames, accepted
-    ms: dict[str, list[float]] = field(default_factory=lambda: {"today's detect": [], "find (detect+verify)": [], "align+crop": [], "plain crop": []})
+    ms: dict[str, list[float]] = field(default_factory=lambda: {
+        "today's detect": [], "find (detect+verify)": [], "align+crop": [], "plain crop": []})
 
     def rate(self, kind: str, accepted: bool) -> Optional[float]:
         k = self.kinds.get(kind)
@@ -193,11 +194,13 @@ def report(name: str, run: Run) -> bool:
           f"re-detected by {REDETECT_CASCADE} on the crop alone: {_pct(run.redetected, run.crops)}")
     if run.residual_roll:
         rr = run.residual_roll
-        print(f"  turned frames, residual roll of the crops: median {statistics.median(rr):.2f} deg, p90 {np.percentile(rr, 90):.2f}, max {max(rr):.2f} (n={len(rr)})")
+        print(f"  turned frames, residual roll of the crops: median {statistics.median(rr):.2f} deg, "
+              f"p90 {np.percentile(rr, 90):.2f}, max {max(rr):.2f} (n={len(rr)})")
     print("  ms per frame (CPU time, one OpenCV thread):")
     for stage, v in run.ms.items():
         if v:
-            print(f"    {stage:<22} {statistics.fmean(v) * 1e3:6.2f} (p50 {statistics.median(v) * 1e3:.2f}, p95 {np.percentile(v, 95) * 1e3:.2f})")
+            print(f"    {stage:<22} {statistics.fmean(v) * 1e3:6.2f} (p50 {statistics.median(v) * 1e3:.2f}, "
+                  f"p95 {np.percentile(v, 95) * 1e3:.2f})")
     today, extra = run.extra_ms()
     print(f"    detect+verify+align vs today's detect+crop: {extra:+.2f} ms")
     met = True
@@ -212,13 +215,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--n", type=int, default=200, help="frames of each kind")
     parser.add_argument("--seed", type=int, help=f"first seed (default {real_faces.HELD_OUT_SEED} for real, {SAMPLES_SEED} for samples)")
     parser.add_argument("--set", choices=("real", "samples", "both"), default="both")
-    parser.add_argument("--source", choices=("png", "jpeg"), default="png", help="the frame the detector sees: decoded PNG, or JPEG at quality 90")
+    parser.add_argument("--source", choices=("png", "jpeg"), default="png",
+                        help="the frame the detector sees: decoded PNG, or JPEG at quality 90")
     args = parser.parse_args(argv)
     cfg = Config()
     detector_for(cfg)  # also limits OpenCV to one thread, as on an executor
     met = True
     if args.set in ("real", "both"):
-        met &= report("real sharp faces (benchmarks/real_faces.py)", run_real(args.n, args.seed or real_faces.HELD_OUT_SEED, cfg, args.source))
+        met &= report("real sharp faces (benchmarks/real_faces.py)",
+                      run_real(args.n, args.seed or real_faces.HELD_OUT_SEED, cfg, args.source))
     if args.set in ("samples", "both"):
         met &= report("stream_processor.samples frames", run_samples(args.n, args.seed or SAMPLES_SEED, cfg, args.source))
     print("targets: " + ("met" if met else "MISSED"))

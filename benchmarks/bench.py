@@ -36,7 +36,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
+
+from tests.support.broker import LocalBroker
+from tests.support.cluster import LocalCluster
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -345,89 +348,17 @@ def _killpg(pid: int, sig: int = signal.SIGKILL) -> None:
         os.killpg(pid, sig)
 
 
-def free_ports(n: int) -> list[int]:
-    """n free loopback ports, consecutive (worker web UIs take base, base + 1, ...)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n > 65535:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return list(range(base, base + n))
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
+def start_broker() -> LocalBroker:
+    broker = LocalBroker(heap_opts="-Xmx768m -Xms256m")
+    say(f"starting a Kafka broker on {broker.bootstrap}")
+    return broker.start()
 
 
-def _script(path: Path, command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
-    return subprocess.run([str(path), command], env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-class Broker:
-    """scripts/kafka-broker.sh on free ports with a temporary data folder."""
-
-    def __init__(self, tmp: Path) -> None:
-        port, cport = free_ports(2)
-        self.bootstrap = f"127.0.0.1:{port}"
-        self.env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_CONTROLLER_PORT": str(cport),
-                    "KAFKA_DATA_DIR": str(tmp / "kafka" / "data"), "KAFKA_LOG_DIR": str(tmp / "kafka" / "logs"),
-                    "KAFKA_HEAP_OPTS": "-Xmx768m -Xms256m"}
-        self.script = ROOT / "scripts" / "kafka-broker.sh"
-
-    def start(self) -> "Broker":
-        say(f"starting a Kafka broker on {self.bootstrap}")
-        r = _script(self.script, "start", self.env, 240)
-        if r.returncode != 0:
-            self.stop()
-            raise RuntimeError(f"the broker did not start:\n{r.stdout}{r.stderr}")
-        return self
-
-    def stop(self) -> None:
-        _script(self.script, "stop", self.env, 90)
-
-    def pids(self) -> list[int]:
-        return _pid_files(Path(self.env["KAFKA_DATA_DIR"]))
-
-
-class Cluster:
-    """scripts/local-cluster.sh: a master and workers with `cores` cores in all, free ports,
-    temporary SPARK_LOCAL_STATE."""
-
-    def __init__(self, tmp: Path, cores: int) -> None:
-        self.workers = 2 if cores >= 2 and cores % 2 == 0 else 1
-        self.cores = cores
-        master, master_ui, ui1, _ui2 = free_ports(4)
-        self.url = f"spark://127.0.0.1:{master}"
-        self.state = tmp / f"spark-{cores}"
-        self.env = {**os.environ, "SPARK_LOCAL_STATE": str(self.state), "SPARK_MASTER_PORT": str(master),
-                    "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
-                    "SPARK_WORKER_INSTANCES": str(self.workers),
-                    "SPARK_WORKER_CORES": str(cores // self.workers), "SPARK_CLUSTER_START_TIMEOUT": "180"}
-        self.script = ROOT / "scripts" / "local-cluster.sh"
-
-    def start(self) -> "Cluster":
-        say(f"starting a local cluster: {self.workers} worker(s) x {self.cores // self.workers} core(s) at {self.url}")
-        r = _script(self.script, "start", self.env, 300)
-        if r.returncode != 0:
-            self.stop()
-            raise RuntimeError(f"the local cluster did not start:\n{r.stdout}{r.stderr}")
-        return self
-
-    def stop(self) -> None:
-        _script(self.script, "stop", self.env, 120)
-
-    def pids(self) -> list[int]:
-        return _pid_files(self.state / "pids")
+def start_cluster(tmp: Path, cores: int) -> LocalCluster:
+    """A master and workers with `cores` cores in all (two workers when even)."""
+    cluster = LocalCluster(tmp / f"spark-{cores}", cores=cores, start_timeout_s=180)
+    say(f"starting a local cluster: {cluster.workers} worker(s) x {cores // cluster.workers} core(s) at {cluster.url}")
+    return cluster.start()
 
 
 class JavaProducer:
@@ -537,14 +468,6 @@ def cpu_sample(roots: list[int]) -> dict[str, float]:
             totals[group] += cpu  # a live child's CPU is its own; a reaped one's is in its parent's
         todo.extend(children.get(pid, []))
     return totals
-
-
-def _pid_files(folder: Path) -> list[int]:
-    pids = []
-    for f in folder.glob("*.pid"):
-        with contextlib.suppress(OSError, ValueError):
-            pids.append(int(f.read_text().strip()))
-    return pids
 
 
 _BATCH_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO stream_processor: batch (\S+ \S+): "
@@ -691,8 +614,8 @@ class PipelineSettings:
     root: Path = ROOT  # the checkout whose spark-submit.sh (and so whose code) is submitted
 
 
-def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: PipelineSettings, broker: Broker,
-                     cluster: Cluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool,
+def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: PipelineSettings, broker: LocalBroker,
+                     cluster: LocalCluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool,
                      result: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Fills and returns `result` as it goes: an interrupted run keeps what was measured."""
     from stream_processor import kafka_io
@@ -714,7 +637,7 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
             producer.metadata(f)
     out = tmp / f"out-{topic}"
     log = tmp / f"job-{topic}.log"
-    ui_port = free_ports(1)[0]
+    ui_port = free_port()
     cmd = [str(s.root / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={ui_port}"]
     for c in s.confs:
         cmd += ["--conf", c]
@@ -891,7 +814,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     pickle.dump(msgs[fmt], f, protocol=pickle.HIGHEST_PROTOCOL)
             broker = producer = None
             if "pipeline" in args.only:
-                broker = Broker(tmp).start()
+                broker = start_broker()
                 stack.callback(broker.stop)
                 producer = JavaProducer(broker.bootstrap, cfg.max_message_bytes + (1 << 20))
                 stack.callback(producer.close)
@@ -899,9 +822,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 cluster = None
                 if "pipeline" in args.only:
                     try:
-                        cluster = Cluster(tmp, cores)
+                        cluster = start_cluster(tmp, cores)
                         stack.callback(cluster.stop)
-                        cluster.start()
                     except Exception as exc:  # noqa: BLE001 - recorded in the rows, the run goes on
                         say(f"the cluster of {cores} cores did not start: {exc}")
                         cluster = exc
@@ -910,15 +832,17 @@ def main(argv: Optional[list[str]] = None) -> int:
                                            "batch_interval_s": args.batch_interval}
                     rows.append(row)
                     if "limit" in args.only:
-                        if attempt(row, "stages", lambda: {"stage_ms": measure_stages(
-                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):
+                        # attempt() calls each closure at once, inside this iteration (B023 does not apply).
+                        if attempt(row, "stages", lambda: {"stage_ms": measure_stages(  # noqa: B023
+                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):  # noqa: B023
                             say(f"{fmt}: CPU ms per frame by stage: "
                                 + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
-                        if attempt(row, "limit", lambda: measure_limit(paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)):
+                        if attempt(row, "limit", lambda: measure_limit(  # noqa: B023
+                                paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)):  # noqa: B023
                             say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
                                 f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
                     if "seed" in args.only:
-                        if attempt(row, "seed", lambda: measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),
+                        if attempt(row, "seed", lambda: measure_seed(msgs[fmt], cores, tmp, min(args.seed_frames, args.frames),  # noqa: B023
                                                                      args.seed_batch, py)):
                             say(f"{fmt}: seed {row['seed_fps']:.1f} frames/s")
                     if "pipeline" in args.only:
@@ -934,12 +858,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                             warmup_s=args.warmup_seconds)
 
                         def pipeline() -> dict[str, Any]:
-                            if isinstance(cluster, Exception):
-                                raise RuntimeError(f"no cluster: {cluster}")
-                            return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,
-                                                    producer, tmp, py, args.keep, result=row)
+                            if isinstance(cluster, Exception):  # noqa: B023 - attempt() calls it at once
+                                raise RuntimeError(f"no cluster: {cluster}")  # noqa: B023
+                            return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,  # noqa: B023
+                                                    producer, tmp, py, args.keep, result=row)  # noqa: B023
                         attempt(row, "pipeline", pipeline)
-                if isinstance(cluster, Cluster):
+                if isinstance(cluster, LocalCluster):
                     cluster.stop()
         except KeyboardInterrupt:
             interrupted = True

@@ -155,7 +155,8 @@ def near_duplicates(cfg: Config, kept: list[Result], seed: int) -> dict[str, tup
                 missed += 1
                 continue
             near_n += 1
-            near += quality.hamming(h, quality.crop_hash(crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size))) <= cfg.min_crop_distance
+            copy = quality.crop_hash(crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size))
+            near += quality.hamming(h, copy) <= cfg.min_crop_distance
     distinct = same_person = distinct_n = same_n = 0
     for (a, ha), (b, hb) in itertools.combinations(zip(kept, hashes), 2):
         flagged = quality.hamming(ha, hb) <= cfg.min_crop_distance
@@ -206,7 +207,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         for kind, rs in reached.items():
             for name in ("sharpness", "brightness", "dark", "bright"):
                 v = np.array([getattr(r.scores, name) for r in rs])
-                print(f"  {kind:<14} {name:<10} " + " ".join(f"p{q}={np.percentile(v, q):.3g}" for q in (0, 1, 3, 5, 10, 50, 90, 95, 97, 99, 100)))
+                qs = (0, 1, 3, 5, 10, 50, 90, 95, 97, 99, 100)
+                print(f"  {kind:<14} {name:<10} " + " ".join(f"p{q}={np.percentile(v, q):.3g}" for q in qs))
     kept = [r for r in reached["clean"] if r.reason is None]
     nd = near_duplicates(cfg, kept, args.seed)
     print(f"near-duplicates (min_crop_distance={cfg.min_crop_distance}):")

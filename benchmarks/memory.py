@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from tests.support.procs import cmdline, descendants
+
 MIB = 1024 * 1024
 USERS = 10
 
@@ -44,27 +46,6 @@ def _say(text: str) -> None:
 
 # --- /proc ------------------------------------------------------------------------------------
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry))
-    return tree
-
-
-def descendants(pid: int) -> list[int]:
-    tree, found, todo = _children(), [], [pid]
-    while todo:
-        for child in tree.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def status_kib(pid: int, key: str) -> Optional[int]:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -73,13 +54,6 @@ def status_kib(pid: int, key: str) -> Optional[int]:
     except OSError:
         return None
     return None
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
 
 
 class PeakSampler(threading.Thread):

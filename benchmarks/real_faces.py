@@ -323,5 +323,6 @@ def _smiley(size: int, rng: np.random.Generator) -> np.ndarray:
     r = max(2, int(size * rng.uniform(0.03, 0.06)))
     for ex in (c - int(size * 0.13), c + int(size * 0.13)):
         cv2.ellipse(img, (ex, c - int(size * 0.08)), (r + 2, r), 0, 0, 360, (40, 40, 40), -1, cv2.LINE_AA)
-    cv2.ellipse(img, (c, c + int(size * 0.15)), (int(size * 0.12), int(size * 0.05)), 0, 0, 180, (60, 40, 120), max(2, size // 60), cv2.LINE_AA)
+    cv2.ellipse(img, (c, c + int(size * 0.15)), (int(size * 0.12), int(size * 0.05)), 0, 0, 180, (60, 40, 120),
+                max(2, size // 60), cv2.LINE_AA)
     return cv2.GaussianBlur(img, (0, 0), 1.0)

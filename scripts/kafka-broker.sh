@@ -15,6 +15,9 @@
 #   KAFKA_NUM_PARTITIONS (2: partitions of auto-created topics)
 #   KAFKA_MESSAGE_MAX_BYTES (16777216)  KAFKA_HEAP_OPTS (-Xmx512m -Xms128m)
 #   KAFKA_START_TIMEOUT (90 s)  KAFKA_STOP_TIMEOUT (30 s)
+#   KAFKA_SCRAM_USERS (empty: off) "name:password[,name:password]": adds a SASL_PLAINTEXT
+#     listener on KAFKA_SASL_PORT (9094) with SCRAM-SHA-512 and SCRAM-SHA-256, and creates these
+#     users when the storage is formatted (a new KAFKA_DATA_DIR). The PLAINTEXT listener stays.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -32,6 +35,8 @@ HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
+SCRAM_USERS=${KAFKA_SCRAM_USERS:-}
+SASL_PORT=${KAFKA_SASL_PORT:-9094}
 
 mkdir -p "$(dirname "$DATA_DIR")" && DATA_DIR=$(cd "$(dirname "$DATA_DIR")" && pwd)/$(basename "$DATA_DIR")
 mkdir -p "$(dirname "$LOG_DIR")" && LOG_DIR=$(cd "$(dirname "$LOG_DIR")" && pwd)/$(basename "$LOG_DIR")
@@ -70,22 +75,28 @@ running_pid() {
 
 # host:port the running broker was started with (its server.properties), which may differ
 # from this call's KAFKA_PORT.
-running_bootstrap() { sed -n 's|^advertised.listeners=PLAINTEXT://||p' "$PROPS" 2>/dev/null; }
+running_bootstrap() { sed -n 's|^advertised.listeners=PLAINTEXT://\([^,]*\).*|\1|p' "$PROPS" 2>/dev/null; }
+running_sasl_bootstrap() { sed -n 's|^advertised.listeners=.*SASL_PLAINTEXT://\([^,]*\).*|\1|p' "$PROPS" 2>/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
 write_config() {
   mkdir -p "$DATA_DIR" "$LOG_DIR"
+  local listeners="PLAINTEXT://$HOST:$PORT" protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if [ -n "$SCRAM_USERS" ]; then
+    listeners="$listeners,SASL_PLAINTEXT://$HOST:$SASL_PORT"
+    protocols="$protocols,SASL_PLAINTEXT:SASL_PLAINTEXT"
+  fi
   cat > "$PROPS" <<EOF
 # Written by scripts/kafka-broker.sh start; rewritten on each start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CPORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+listeners=$listeners,CONTROLLER://$HOST:$CPORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$DATA_DIR/kraft-combined-logs
 num.partitions=$NUM_PARTITIONS
 default.replication.factor=1
@@ -99,7 +110,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
-# Large frames (design.md, "Configuration"): at least 8 MiB end to end.
+# Large frames (README.md, "Configuration"): at least 8 MiB end to end.
 message.max.bytes=$MESSAGE_MAX_BYTES
 replica.fetch.max.bytes=$MESSAGE_MAX_BYTES
 # A modest broker for a 2-core machine.
@@ -108,6 +119,15 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
 EOF
+  if [ -n "$SCRAM_USERS" ]; then
+    cat >> "$PROPS" <<EOF
+# KAFKA_SCRAM_USERS: SCRAM users (created at format time) on the SASL_PLAINTEXT listener.
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  fi
   cat > "$DATA_DIR/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -143,7 +163,9 @@ start() {
   fi
   fetch
   command -v java >/dev/null || die "a JDK 17+ is required (no 'java' on PATH)"
-  for p in "$PORT" "$CPORT"; do
+  local ports=("$PORT" "$CPORT")
+  [ -z "$SCRAM_USERS" ] || ports+=("$SASL_PORT")
+  for p in "${ports[@]}"; do
     port_open "$p" && die "port $p on $HOST is in use; set KAFKA_PORT / KAFKA_CONTROLLER_PORT"
   done
   write_config
@@ -154,7 +176,17 @@ start() {
     cluster_id=$(python3 -c 'import base64, uuid
 while (cid := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")).startswith("-"): pass
 print(cid)')
-    "${JAVA[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$PROPS" \
+    local scram=() users user mechanism
+    if [ -n "$SCRAM_USERS" ]; then
+      IFS=, read -r -a users <<< "$SCRAM_USERS"
+      for user in "${users[@]}"; do
+        [[ "$user" == *:* ]] || die "KAFKA_SCRAM_USERS: '$user' is not name:password"
+        for mechanism in SCRAM-SHA-512 SCRAM-SHA-256; do
+          scram+=(--add-scram "$mechanism=[name=${user%%:*},password=${user#*:}]")
+        done
+      done
+    fi
+    "${JAVA[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$PROPS" "${scram[@]}" \
       > "$LOG_DIR/format.log" 2>&1 || { cat "$LOG_DIR/format.log" >&2; die "storage format failed"; }
   fi
   : > "$LOG_DIR/server.log"
@@ -203,7 +235,7 @@ while True:
         time.sleep(0.5)
 EOF
   fi
-  say "started (pid $pid) on $HOST:$PORT, logs in $LOG_DIR"
+  say "started (pid $pid) on $HOST:$PORT${SCRAM_USERS:+ and SASL_PLAINTEXT (SCRAM) on $HOST:$SASL_PORT}, logs in $LOG_DIR"
 }
 
 stop() {
@@ -229,7 +261,9 @@ stop() {
 
 status() {
   if pid=$(running_pid); then
-    echo "running (pid $pid) bootstrap $(running_bootstrap)"
+    local sasl
+    sasl=$(running_sasl_bootstrap)
+    echo "running (pid $pid) bootstrap $(running_bootstrap)${sasl:+ sasl_bootstrap $sasl}"
   else
     echo "not running"
     return 1

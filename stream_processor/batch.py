@@ -15,7 +15,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from pyspark import RDD

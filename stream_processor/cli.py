@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 from . import logs
 from .config import Config, ConfigError, add_config_flags, config_from_args
+from .preflight import PreflightError, check_input_file, check_kafka, check_writable_dir
 
 
 def _absolute_output(cfg: Config) -> Config:
@@ -81,13 +82,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"stream_processor: bad setting: {exc}", file=sys.stderr)
         return 2
     logs.setup(cfg.log_format)
+    try:
+        _preflight(args, cfg)
+    except PreflightError as exc:
+        print(f"stream_processor: {exc}", file=sys.stderr)
+        return exc.exit_code
     if args.command == "replay":
         from .replay import local_session, replay
-        try:
-            summary = replay(local_session(), args.input, _absolute_output(cfg))
-        except FileNotFoundError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
+        summary = replay(local_session(), args.input, _absolute_output(cfg))
         print(json.dumps(summary.to_dict()) if cfg.log_format == "json" else summary.line())
         return 0
     if args.command == "reset-user":
@@ -100,3 +102,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return status(cfg)
     from .produce import produce
     return produce(args, cfg)
+
+
+def _preflight(args: argparse.Namespace, cfg: Config) -> None:
+    """What would otherwise fail only after Spark started, or with a traceback."""
+    if args.command == "replay":
+        check_input_file(args.input)
+    if args.command in ("replay", "run", "reset-user"):
+        check_writable_dir("output_dir", cfg.output_dir)
+        check_writable_dir("state_dir", cfg.state_path)
+    if args.command in ("run", "produce", "status"):
+        check_kafka(cfg)

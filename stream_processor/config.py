@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -126,6 +126,7 @@ def _validate(cfg: Config) -> None:
     if 0 < cfg.detect_max_side < 32:
         raise ConfigError(f"detect_max_side: must be 0 or at least 32, got {cfg.detect_max_side!r}")
     _check_apart(cfg.output_dir, cfg.state_path)
+    _validate_security(cfg)
 
 
 def _check_apart(output_dir: str, state_dir: str) -> None:
@@ -133,6 +134,30 @@ def _check_apart(output_dir: str, state_dir: str) -> None:
     training, state = Path(os.path.abspath(output_dir)), Path(os.path.abspath(state_dir))
     if state == training or training in state.parents or state in training.parents:
         raise ConfigError(f"state_dir: {state_dir!r} must be outside the training set {output_dir!r} (and not hold it)")
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _validate_security(cfg: Config) -> None:
+    """SASL/SSL settings that could only fail later, at the first connection, fail here."""
+    sasl = cfg.security_protocol.startswith("SASL_")
+    if sasl:
+        if cfg.sasl_mechanism and cfg.sasl_mechanism.upper() not in SASL_MECHANISMS:
+            raise ConfigError(f"sasl_mechanism: {cfg.sasl_mechanism!r} is not one of {', '.join(SASL_MECHANISMS)}")
+        for name in ("sasl_username", "sasl_password"):
+            if not getattr(cfg, name):
+                raise ConfigError(f"{name}: required with security_protocol {cfg.security_protocol}")
+    else:
+        for name in ("sasl_mechanism", "sasl_username", "sasl_password"):
+            if getattr(cfg, name):
+                raise ConfigError(f"{name}: set, but security_protocol is {cfg.security_protocol} "
+                                  "(SASL needs SASL_PLAINTEXT or SASL_SSL)")
+    if cfg.ssl_cafile:
+        if not cfg.security_protocol.endswith("SSL"):
+            raise ConfigError(f"ssl_cafile: set, but security_protocol is {cfg.security_protocol} (SSL or SASL_SSL)")
+        if not Path(cfg.ssl_cafile).is_file():
+            raise ConfigError(f"ssl_cafile: {cfg.ssl_cafile} is not a file")
 
 
 def _coerce(name: str, raw: Any, target: type) -> Any:
@@ -216,10 +241,6 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> Config:
     overrides = {f.name: getattr(args, f"cfg_{f.name}", None) for f in fields(Config)}
     return load_config(getattr(args, "config", None), overrides=overrides)
-
-
-def with_overrides(cfg: Config, **changes: Any) -> Config:
-    return replace(cfg, **changes)
 
 
 def render_toml(cfg: Config = Config()) -> str:

@@ -1,4 +1,4 @@
-"""Message value bytes -> a typed Frame, or a Rejection naming why not (design.md, "Input message")."""
+"""Message value bytes -> a typed Frame, or a Rejection naming why not (README.md, "What it does")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`produce`: publish images, folders of images, a video or a JSONL file of messages to Kafka,
-in the message format of design.md, with a rate limit and a progress bar."""
+in the message format of README.md ("What it does"), with a rate limit and a progress bar."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 
 class Reason(str, Enum):
-    """The closed set of rejection reasons (design.md, "Manifest")."""
+    """The closed set of rejection reasons (README.md, "Output")."""
 
     INVALID_JSON = "invalid_json"
     MISSING_FIELD = "missing_field"

@@ -203,7 +203,8 @@ def _distractors(canvas: np.ndarray, rng: np.random.Generator) -> None:
     for _ in range(int(rng.integers(0, 3))):
         gray = lfw_non_faces()[int(rng.integers(100))]
         side = min(int(rng.integers(FACE_MIN, FACE_MAX + 1)), width, height)
-        patch = _jitter(cv2.cvtColor(cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR), Box(0, 0, side, side), rng)
+        grey = cv2.resize(gray, (side, side), interpolation=cv2.INTER_CUBIC)
+        patch = _jitter(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), Box(0, 0, side, side), rng)
         x, y = int(rng.integers(0, width - side + 1)), int(rng.integers(0, height - side + 1))
         if not _overlaps((x, y, side, side), taken):
             _paste(canvas, patch, x, y, rng)
@@ -297,7 +298,7 @@ def encode(image: np.ndarray, fmt: str = "png", quality: int = 90) -> bytes:
 
 
 def message(username: str, image_bytes: bytes, timestamp: Optional[str] = "11/27/2026, 10:00:00", **extra: Any) -> bytes:
-    """A Kafka value as the video service sends it (design.md, "Input message").
+    """A Kafka value as the video service sends it (README.md, "What it does").
 
     `timestamp=None` leaves the field out; `extra` fields are added as given (and may replace
     the others, to build hostile messages).

@@ -35,8 +35,9 @@ def spark():
 
 @pytest.fixture(scope="session")
 def kafka_broker():
-    """A real single-node Kafka broker on free ports (tests/support/broker.py); `.bootstrap`."""
-    from tests.support.broker import LocalBroker
+    """A real single-node Kafka broker on free ports (tests/support/broker.py); `.bootstrap`, and
+    `.sasl_bootstrap` with the SCRAM user in SCRAM_USER."""
+    from tests.support.broker import SCRAM_USER, LocalBroker
 
-    with LocalBroker() as broker:
+    with LocalBroker(scram_users=dict([SCRAM_USER])) as broker:
         yield broker

@@ -5,7 +5,6 @@ stops by itself once idle. Crops, manifest, dead-letter topic, and work on both 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 from pathlib import Path
@@ -18,7 +17,8 @@ from stream_processor.config import Config
 from stream_processor.produce import send_all, Outgoing
 from tests.support.output import manifest_rows, state_of
 from stream_processor.samples import encode, make_frame, message
-from tests.cluster.test_local_cluster import SCRIPT, free_ports, get_json, kill_leftovers
+from tests.support.cluster import LocalCluster, get_json
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,18 +29,8 @@ INVALID = [b"definitely not json", json.dumps({"username": "../../etc", "imageDa
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("job-cluster")
-    master, master_ui, ui1, _ui2, app_ui = free_ports(5)
-    env = {**os.environ, "SPARK_LOCAL_STATE": str(tmp / "spark"), "SPARK_MASTER_PORT": str(master),
-           "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
-           "SPARK_CLUSTER_START_TIMEOUT": "120"}
-    try:
-        started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=180)
-        assert started.returncode == 0, started.stdout + started.stderr
-        yield {"env": env, "master": f"spark://127.0.0.1:{master}", "app_ui": app_ui, "tmp": tmp}
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
-        kill_leftovers(tmp)
+    with LocalCluster(tmp_path_factory.mktemp("job-cluster") / "spark") as cluster:
+        yield cluster
 
 
 def watch_executors(port: int, seen: dict, stop: threading.Event) -> None:
@@ -66,16 +56,17 @@ def test_job_on_two_workers(cluster, kafka_broker, tmp_path):
     assert sent == 18
 
     out = tmp_path / "out"
+    app_ui = free_port()
     seen, stop = {}, threading.Event()
-    watcher = threading.Thread(target=watch_executors, args=(cluster["app_ui"], seen, stop), daemon=True)
+    watcher = threading.Thread(target=watch_executors, args=(app_ui, seen, stop), daemon=True)
     watcher.start()
     try:
         job = subprocess.run(
-            [str(ROOT / "spark-submit.sh"), "--master", cluster["master"], "--conf", f"spark.ui.port={cluster['app_ui']}",
+            [str(ROOT / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={app_ui}",
              "--", "--bootstrap-servers", cfg.bootstrap_servers, "--topic", cfg.topic, "--group-id", cfg.group_id,
              "--starting-offsets", "earliest", "--output-dir", str(out), "--batch-interval-s", "2",
              "--exit-when-idle", "6"],
-            env=cluster["env"], capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
+            env=cluster.env, capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL)
     finally:
         stop.set()
         watcher.join(5)

@@ -5,23 +5,22 @@ SIGTERM reaches the Python driver, which stops on its own terms. Nothing is left
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import LocalCluster, get_json
+from tests.support.procs import kill_leftovers, listening_addresses
+
 pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "local-cluster.sh"
 
 # The stand-in for `python -m stream_processor run`: uses both executors, then waits for SIGTERM
 # and shows the SparkContext still works when it arrives. Its package also holds a kafka.py,
@@ -53,90 +52,14 @@ sc.stop()
 '''
 
 
-def free_ports(n: int, consecutive_from: int = 0) -> list[int]:
-    """n free loopback ports; the last `consecutive_from` of them consecutive (worker UIs)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n > 65535:
-            continue
-        ports = list(range(base, base + n))
-        socks = []
-        try:
-            for p in ports:
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return ports
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free ports")
-
-
-def listening_addresses(port: int) -> set[str]:
-    """Local addresses with a LISTEN socket on `port` (from /proc/net/tcp and tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            addr, hexport = fields[1].rsplit(":", 1)
-            if fields[3] != "0A" or int(hexport, 16) != port:
-                continue
-            raw = bytes.fromhex(addr)
-            if len(raw) == 4:
-                found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
-            else:  # four little-endian 32-bit words
-                words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
-                found.add(socket.inet_ntop(socket.AF_INET6, words))
-    return found
-
-
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.load(r)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """One cluster for the tests of this module, which run in order: start, submit, stop."""
-    tmp = tmp_path_factory.mktemp("local-cluster")
-    master, master_ui, ui1, ui2 = free_ports(4)
-    env = {**os.environ,
-           "SPARK_LOCAL_STATE": str(tmp / "spark"),
-           "SPARK_MASTER_PORT": str(master), "SPARK_MASTER_WEBUI_PORT": str(master_ui),
-           "SPARK_WORKER_WEBUI_PORT": str(ui1), "SPARK_CLUSTER_START_TIMEOUT": "120"}
-    info = {"env": env, "master": master, "master_ui": master_ui, "worker_uis": [ui1, ui2],
-            "state": tmp / "spark", "tmp": tmp}
+    cluster = LocalCluster(tmp_path_factory.mktemp("local-cluster") / "spark")
     try:
-        yield info
+        yield cluster
     finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
-        kill_leftovers(tmp)
-
-
-def kill_leftovers(tmp: Path) -> list[str]:
-    """SIGKILL, by pid, any process still running from this module's temporary folder."""
-    found = subprocess.run(["pgrep", "-f", str(tmp)], capture_output=True, text=True).stdout.split()
-    pids = [p for p in found if int(p) != os.getpid()]
-    for pid in pids:
-        try:
-            os.kill(int(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return pids
-
-
-def cluster_cmd(cluster, command: str, timeout: int = 150) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), command], env=cluster["env"], capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+        cluster.stop()
 
 
 def fake_checkout(tmp_path: Path) -> Path:
@@ -168,41 +91,41 @@ def wait_for_line(path: Path, text: str, proc: subprocess.Popen, timeout: float)
 
 
 def test_start_gives_a_master_and_two_workers_on_loopback(cluster):
-    started = cluster_cmd(cluster, "start")
+    started = cluster.run("start")
     assert started.returncode == 0, started.stdout + started.stderr
-    url = f"spark://127.0.0.1:{cluster['master']}"
+    url = cluster.url
     assert url in started.stdout
-    for port in [cluster["master_ui"], *cluster["worker_uis"]]:
+    for port in [cluster.master_ui, *cluster.worker_uis]:
         assert f"http://127.0.0.1:{port}" in started.stdout
 
-    state = get_json(f"http://127.0.0.1:{cluster['master_ui']}/json/")
+    state = get_json(f"http://127.0.0.1:{cluster.master_ui}/json/")
     assert state["status"] == "ALIVE" and state["url"] == url
     alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
     assert len(alive) == 2
     assert {w["host"] for w in alive} == {"127.0.0.1"}
-    assert sorted(int(w["webuiaddress"].rsplit(":", 1)[1]) for w in alive) == cluster["worker_uis"]
+    assert sorted(int(w["webuiaddress"].rsplit(":", 1)[1]) for w in alive) == cluster.worker_uis
     assert all(w["cores"] == max(1, (os.cpu_count() or 2) // 2) for w in alive)
-    for port in [cluster["master"], cluster["master_ui"], *cluster["worker_uis"]]:
+    for port in [cluster.master, cluster.master_ui, *cluster.worker_uis]:
         addresses = listening_addresses(port)
         assert addresses and addresses <= {"127.0.0.1", "::ffff:127.0.0.1"}, (port, addresses)
 
     # Logs, pid files and work folders stay in SPARK_LOCAL_STATE.
-    assert {p.name for p in (cluster["state"] / "pids").iterdir()} == {"master.pid", "worker-1.pid", "worker-2.pid"}
-    assert {p.name for p in (cluster["state"] / "logs").iterdir()} == {"master.out", "worker-1.out", "worker-2.out"}
-    assert cluster_cmd(cluster, "status").returncode == 0
-    again = cluster_cmd(cluster, "start")
+    assert {p.name for p in (cluster.state / "pids").iterdir()} == {"master.pid", "worker-1.pid", "worker-2.pid"}
+    assert {p.name for p in (cluster.state / "logs").iterdir()} == {"master.out", "worker-1.out", "worker-2.out"}
+    assert cluster.run("status").returncode == 0
+    again = cluster.run("start")
     assert again.returncode == 0 and "already running" in again.stdout
 
 
 def test_spark_submit_runs_an_executor_on_each_worker_and_forwards_sigterm(cluster):
-    if cluster_cmd(cluster, "status").returncode != 0:
+    if cluster.run("status").returncode != 0:
         pytest.skip("the cluster did not start (see the test before)")
-    url = f"spark://127.0.0.1:{cluster['master']}"
-    repo = fake_checkout(cluster["tmp"])
-    out_path = cluster["tmp"] / "job.out"
-    with open(out_path, "w") as out, open(cluster["tmp"] / "job.err", "w") as err:
+    url = cluster.url
+    repo = fake_checkout(cluster.state.parent)
+    out_path = cluster.state.parent / "job.out"
+    with open(out_path, "w") as out, open(cluster.state.parent / "job.err", "w") as err:
         job = subprocess.Popen([str(repo / "spark-submit.sh"), "--master", url, "--", "--output-dir", "/tmp/x"],
-                               stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=cluster["env"])
+                               stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=cluster.env)
     try:
         text = wait_for_line(out_path, "WAITING", job, timeout=120)
         assert "COUNT 1000" in text
@@ -210,7 +133,7 @@ def test_spark_submit_runs_an_executor_on_each_worker_and_forwards_sigterm(clust
         assert "'--output-dir', '/tmp/x'" in text
         pythons = eval(text.split("PYTHONS ", 1)[1].splitlines()[0])  # a list literal we printed
         assert len(pythons) == 1 and Path(pythons[0]).parent.parent.resolve() == (ROOT / ".venv").resolve()
-        for port in cluster["worker_uis"]:
+        for port in cluster.worker_uis:
             worker = get_json(f"http://127.0.0.1:{port}/json/")
             assert len(worker["executors"]) == 1, f"worker on :{port} runs {worker['executors']}"
         # SIGTERM to spark-submit.sh reaches the Python driver, whose SparkContext still works.
@@ -230,12 +153,12 @@ def test_spark_submit_runs_an_executor_on_each_worker_and_forwards_sigterm(clust
 
 
 def test_stop_leaves_nothing_running(cluster):
-    stopped = cluster_cmd(cluster, "stop")
+    stopped = cluster.run("stop")
     assert stopped.returncode == 0
-    assert not list((cluster["state"] / "pids").glob("*.pid"))
-    for port in [cluster["master"], cluster["master_ui"], *cluster["worker_uis"]]:
+    assert not list((cluster.state / "pids").glob("*.pid"))
+    for port in [cluster.master, cluster.master_ui, *cluster.worker_uis]:
         assert not listening_addresses(port), f"port {port} still open after stop"
-    assert cluster_cmd(cluster, "status").returncode == 3
-    assert "not running" in cluster_cmd(cluster, "stop").stdout
+    assert cluster.run("status").returncode == 3
+    assert "not running" in cluster.run("stop").stdout
     # No daemon, executor or Python worker outlives the cluster.
-    assert not kill_leftovers(cluster["tmp"])
+    assert not kill_leftovers(cluster.state.parent)

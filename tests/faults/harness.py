@@ -182,22 +182,16 @@ def manifest_coverage(output_dir: str | Path, topic: str = TOPIC, folder: Option
     return coverage
 
 
-def dead_letters(bootstrap: str, topic: str, timeout_ms: int = 4000) -> dict[Coords, tuple[str, bytes, dict]]:
+def dead_letters(bootstrap: str, topic: str) -> dict[Coords, tuple[str, bytes, dict]]:
     """The dead-letter topic, deduplicated by source coordinates: coords -> (reason, value, headers)."""
-    from kafka import KafkaConsumer
+    from tests.support.streaming import read_topic
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=timeout_ms,
-                             max_partition_fetch_bytes=16 * 1024 * 1024)
     found: dict[Coords, tuple[str, bytes, dict]] = {}
-    try:
-        for record in consumer:
-            headers = {k: v.decode() for k, v in record.headers}
-            coords = (headers["source.topic"], int(headers["source.partition"]), int(headers["source.offset"]))
-            entry = (headers["reason"], record.value, headers)
-            assert found.setdefault(coords, entry)[:2] == entry[:2], f"{coords} dead-lettered twice, differently"
-    finally:
-        consumer.close()
+    for record in read_topic(bootstrap, topic):
+        headers = {k: v.decode() for k, v in record.headers}
+        coords = (headers["source.topic"], int(headers["source.partition"]), int(headers["source.offset"]))
+        entry = (headers["reason"], record.value, headers)
+        assert found.setdefault(coords, entry)[:2] == entry[:2], f"{coords} dead-lettered twice, differently"
     return found
 
 

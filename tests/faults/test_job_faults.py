@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from tests.faults.harness import (TOPIC, USERS, JobProcess, assert_dead_letters,
 from tests.support.output import state_of
 
 pytestmark = pytest.mark.faults
+BATCH_INTERVAL_S = 1.0  # harness.run_args
 
 
 def test_undisturbed_run_dead_letters_every_undecodable_message(baseline):
@@ -54,6 +56,15 @@ def _crop_offsets(out: Path) -> dict[int, int]:
     return found
 
 
+def _first_batch_delay_s(log: str) -> float:
+    """Seconds from the stream's start (the job's "reading ..." line) to the batch time of its
+    first batch with records."""
+    started = re.search(r"^(\S+ \S+) INFO \S+: stream-processor: reading", log, re.M)
+    first = re.search(r": batch (\S+ \S+): inputs=[1-9]", log)
+    assert started and first, log
+    return (datetime.fromisoformat(first.group(1)) - datetime.strptime(started.group(1), "%Y-%m-%d %H:%M:%S,%f")).total_seconds()
+
+
 def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, fresh_group, tmp_path):
     total = len(baseline.messages)
     out, dlq = tmp_path / "out", f"{TOPIC}.dlq.{fresh_group}"
@@ -78,11 +89,15 @@ def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline,
         assert job.wait(180) == 0, job.tail()
         restarted = job.log()
     assert "inputs=" in restarted
+    # It reads at once: the partitions are assigned, not subscribed, so the killed driver's
+    # consumer, still a member of the group until its session times out, does not hold it up.
+    delay = _first_batch_delay_s(restarted)
+    assert delay <= 2 * BATCH_INTERVAL_S, f"the first batch came {delay:.1f} s after the stream started"
     assert committed_total(baseline.bootstrap, fresh_group) == manifest_coverage(out)
     got = snapshot(out)
     assert_same_output(got, baseline.output)  # the crops written before the kill were rewritten, same bytes
     assert_dead_letters(baseline.bootstrap, dlq, baseline.sent)
-    print(f"killed with commits at {committed}, crops up to {ahead}; "
+    print(f"killed with commits at {committed}, crops up to {ahead}; restarted, first batch {delay:.1f} s after start; "
           f"{got.raw_rows} manifest rows for {total} records, {len(got.temps)} temp files left")
 
 

@@ -13,21 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.memory import descendants  # the same /proc walk the memory benchmark uses
-from tests.cluster.test_local_cluster import SCRIPT, free_ports, kill_leftovers
+from tests.support.cluster import LocalCluster
+from tests.support.procs import cmdline, descendants, kill_leftovers
 from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total, job_env,
                                   manifest_coverage, run_args, snapshot, wait_until)
 
 pytestmark = pytest.mark.faults
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
 
 
 class PythonActivity:
@@ -46,7 +37,7 @@ class PythonActivity:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if any("pyspark" in a for a in _cmdline(pid)):
+            if any("pyspark" in a for a in cmdline(pid)):
                 ticks += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks (10 ms)
         return ticks
 
@@ -63,7 +54,7 @@ def executor_processes() -> dict[str, tuple[int, str]]:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
-        args = _cmdline(int(entry))
+        args = cmdline(int(entry))
         if "org.apache.spark.executor.CoarseGrainedExecutorBackend" in args:
             try:
                 found[args[args.index("--executor-id") + 1]] = (int(entry), os.readlink(f"/proc/{entry}/cwd"))
@@ -74,30 +65,22 @@ def executor_processes() -> dict[str, tuple[int, str]]:
 
 @pytest.fixture
 def cluster(tmp_path):
-    master, master_ui, ui1, _ui2 = free_ports(4)
-    env = {**os.environ, "SPARK_LOCAL_STATE": str(tmp_path / "spark"), "SPARK_MASTER_PORT": str(master),
-           "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
-           "SPARK_CLUSTER_START_TIMEOUT": "120"}
-    try:
-        started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=180,
-                                 stdin=subprocess.DEVNULL)
-        assert started.returncode == 0, started.stdout + started.stderr
-        yield {"master": f"spark://127.0.0.1:{master}", "state": tmp_path / "spark"}
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
-        kill_leftovers(tmp_path)
+    with LocalCluster(tmp_path / "spark") as cluster:
+        yield cluster
 
 
 def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, cluster, tmp_path):
     code, group, out = baseline.code, "worker-kill", tmp_path / "out"
     dlq = f"{TOPIC}.dlq.{group}"
-    submit = [str(code / "spark-submit.sh"), "--master", cluster["master"],
+    submit = [str(code / "spark-submit.sh"), "--master", cluster.url,
               "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq])]
     job = JobProcess(code, [], tmp_path / "job.log", command=submit, env=job_env(code))
     try:
         with job:
             # This cluster's executors (their work folders are in its state folder), one per worker.
-            ours = lambda: {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster["state"]))}
+            def ours() -> dict:
+                return {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster.state))}
+
             executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
                                    "an executor on each worker", job)
             victim = next(i for i, (_, cwd) in executors.items() if f"{os.sep}worker-1{os.sep}" in cwd + os.sep)

@@ -9,25 +9,9 @@ import pytest
 from stream_processor import kafka_io
 from stream_processor.config import MIB, Config
 from stream_processor.records import Reason, SourceRecord
+from tests.support.streaming import read_topic
 
 pytestmark = pytest.mark.kafka
-
-
-def read_all(cfg: Config, topic: str, count: int) -> list:
-    from kafka import KafkaConsumer
-
-    consumer = KafkaConsumer(topic, bootstrap_servers=cfg.bootstrap_servers, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=20000,
-                             max_partition_fetch_bytes=16 * MIB)
-    try:
-        out = []
-        for message in consumer:
-            out.append(message)
-            if len(out) == count:
-                break
-        return out
-    finally:
-        consumer.close()
 
 
 def test_dead_letters_keep_the_value_and_name_reason_and_source(kafka_broker):
@@ -41,7 +25,7 @@ def test_dead_letters_keep_the_value_and_name_reason_and_source(kafka_broker):
         sink.add(SourceRecord(name, 0, 7, None, None, too_large), Reason.MESSAGE_TOO_LARGE, "1048578 bytes")
         assert sink.flush() == 2
 
-    first, second = read_all(cfg, cfg.dead_letter_topic, 2)
+    first, second = read_topic(cfg.bootstrap_servers, cfg.dead_letter_topic)
     assert (first.key, first.value) == (b"key", b"\xffnot json")
     assert dict(first.headers) == {"reason": b"invalid_json", "source.topic": name.encode(),
                                    "source.partition": b"1", "source.offset": b"42", "detail": b"Expecting value"}

@@ -129,7 +129,7 @@ def test_hostile_lines_each_get_their_reason_and_nothing_escapes(spark, tmp_path
 
     rows = {r["offset"]: r for r in manifest_rows(out)}
     assert summary.inputs == len(rows) == len(lines), "one manifest row per line"
-    for offset, (what, line, expected) in enumerate(lines):
+    for offset, (what, _line, expected) in enumerate(lines):
         row = rows[offset]
         got = f"accepted:{row['path'].split('/')[0]}" if row["status"] == "accepted" else row["reason"]
         assert got == expected, f"{what}: {got} != {expected}"

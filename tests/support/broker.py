@@ -7,30 +7,29 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Optional
 
+from tests.support.ports import free_ports
+from tests.support.procs import pid_files
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "kafka-broker.sh"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+SCRAM_USER = ("job", "job-secret")  # (name, password) on the session broker's SASL listener
 
 
 class LocalBroker:
-    """`with LocalBroker() as broker: broker.bootstrap` -> "127.0.0.1:PORT"."""
+    """`with LocalBroker() as broker: broker.bootstrap` -> "127.0.0.1:PORT". With `scram_users`
+    ({name: password}) it also has a SASL_PLAINTEXT listener with these SCRAM-SHA-512/256 users
+    at `broker.sasl_bootstrap`."""
 
-    def __init__(self, partitions: int = 2, keep_dir: bool = False):
-        self.port = free_port()
-        self.controller_port = free_port()
-        while self.controller_port == self.port:
-            self.controller_port = free_port()
+    def __init__(self, partitions: int = 2, keep_dir: bool = False, scram_users: Optional[dict[str, str]] = None,
+                 heap_opts: Optional[str] = None):
+        self.port, self.controller_port, self.sasl_port = free_ports(3)
+        self.scram_users = dict(scram_users or {})
+        self.heap_opts = heap_opts
         self.partitions = partitions
         self.keep_dir = keep_dir
         self.dir: Optional[Path] = None
@@ -39,6 +38,11 @@ class LocalBroker:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def sasl_bootstrap(self) -> str:
+        assert self.scram_users, "LocalBroker(scram_users=...) has the SASL listener"
+        return f"127.0.0.1:{self.sasl_port}"
+
     def _env(self) -> dict[str, str]:
         assert self.dir is not None
         return {**os.environ,
@@ -46,7 +50,10 @@ class LocalBroker:
                 "KAFKA_CONTROLLER_PORT": str(self.controller_port),
                 "KAFKA_DATA_DIR": str(self.dir / "data"),
                 "KAFKA_LOG_DIR": str(self.dir / "logs"),
-                "KAFKA_NUM_PARTITIONS": str(self.partitions)}
+                "KAFKA_NUM_PARTITIONS": str(self.partitions),
+                "KAFKA_SASL_PORT": str(self.sasl_port),
+                "KAFKA_SCRAM_USERS": ",".join(f"{name}:{pw}" for name, pw in self.scram_users.items()),
+                **({"KAFKA_HEAP_OPTS": self.heap_opts} if self.heap_opts else {})}
 
     def _run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(SCRIPT), command], env=self._env(), capture_output=True, text=True,
@@ -69,6 +76,9 @@ class LocalBroker:
             if not self.keep_dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+    def pids(self) -> list[int]:
+        return pid_files(self.dir / "data") if self.dir else []
 
     def log_tail(self, lines: int = 50) -> str:
         if self.dir is None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
 from stream_processor import kafka_io
 from stream_processor.config import Config
 
 
+BACKLOG_S = 240  # at most this long for the batches formed before a wait to be processed
+
+
 @dataclass
 class Batch:
+    time: datetime  # the batch time: when Spark read the offsets it covers
     ranges: list[kafka_io.OffsetRange]
     records: list[Any]
     rows: Optional[list[tuple]] = None  # source_dataframe(...) rows, when asked for
@@ -40,7 +45,7 @@ class StreamRun:
         stream = kafka_io.create_direct_stream(self.ssc, self.cfg)
         self.stream_id = stream.stream_id
 
-        def on_batch(rdd: Any) -> None:
+        def on_batch(batch_time: datetime, rdd: Any) -> None:
             try:
                 records = self.collect(rdd)
                 ranges = kafka_io.offset_ranges(rdd)
@@ -49,7 +54,7 @@ class StreamRun:
                     rows = [tuple(r) for r in kafka_io.source_dataframe(self.spark, rdd).collect()]
                 if self.commit:
                     kafka_io.commit_offsets(self.stream_id, rdd)
-                self.batches.append(Batch(ranges, records, rows))
+                self.batches.append(Batch(batch_time, ranges, records, rows))
             except Exception:  # noqa: BLE001 - reported by wait_for, in the test's thread
                 self.errors.append(traceback.format_exc())
 
@@ -65,13 +70,19 @@ class StreamRun:
         return [r for b in list(self.batches) for r in b.records]
 
     def wait_for(self, done: Callable[[], bool], timeout_s: float = 60, what: str = "the stream") -> None:
-        deadline = time.monotonic() + timeout_s
+        """Waits up to `timeout_s` from the first batch Spark formed after this call. On a loaded
+        machine a slow batch leaves a queue of batches formed before it, whose offsets were read
+        then: records sent now only show up once that queue is drained (the kafka tests' flake)."""
+        called, backlog_deadline = datetime.now(), time.monotonic() + timeout_s + BACKLOG_S
+        deadline = None
         while True:
             if self.errors:
                 raise AssertionError("a batch failed:\n" + self.errors[0])
             if done():
                 return
-            if time.monotonic() > deadline:
+            if deadline is None and any(b.time >= called for b in list(self.batches)):
+                deadline = time.monotonic() + timeout_s
+            if time.monotonic() > (deadline or backlog_deadline):
                 raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; "
                                      f"{len(self.batches)} batches, {len(self.records)} records so far")
             time.sleep(0.1)
@@ -103,3 +114,34 @@ def wait_for_commit(cfg: Config, expected: dict[tuple[str, int], int], timeout_s
         if time.monotonic() > deadline:
             raise AssertionError(f"group {cfg.group_id} committed {committed}, expected {expected}")
         time.sleep(0.25)
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 60) -> list[Any]:
+    """Every record of `topic` now, read to its end offsets (not "until nothing came for a few
+    seconds", which ends early on a loaded machine); in partition, then offset order."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                             max_partition_fetch_bytes=16 * 1024 * 1024)
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions = None
+        while not partitions:
+            partitions = consumer.partitions_for_topic(topic)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} has no partitions after {timeout_s}s")
+            if not partitions:
+                time.sleep(0.2)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        records: list[Any] = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"read {len(records)} records of {topic} in {timeout_s}s, not all of {ends}")
+            for batch in consumer.poll(timeout_ms=500).values():
+                records.extend(batch)
+        return sorted(records, key=lambda r: (r.partition, r.offset))
+    finally:
+        consumer.close()

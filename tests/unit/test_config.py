@@ -49,3 +49,36 @@ def test_missing_explicit_config_file_is_an_error(tmp_path):
 def test_dead_letter_topic_defaults_to_topic_dot_dlq():
     assert Config(topic="frames").dead_letter_topic == "frames.dlq"
     assert Config(dlq_topic="x").dead_letter_topic == "x"
+
+
+@pytest.mark.parametrize("settings, key", [
+    ({"security_protocol": "SASL_SSL"}, "sasl_username"),
+    ({"security_protocol": "SASL_PLAINTEXT", "sasl_username": "u"}, "sasl_password"),
+    ({"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "p", "sasl_mechanism": "GSSAPI"},
+     "sasl_mechanism"),
+    ({"sasl_mechanism": "SCRAM-SHA-512"}, "sasl_mechanism"),  # forgot security_protocol
+    ({"sasl_username": "u"}, "sasl_username"),
+    ({"security_protocol": "SSL", "ssl_cafile": "/nonexistent/ca.pem"}, "ssl_cafile"),
+    ({"ssl_cafile": __file__}, "ssl_cafile"),  # a CA file, but PLAINTEXT
+])
+def test_bad_security_settings_fail_with_the_rest_naming_the_key(settings, key):
+    with pytest.raises(ConfigError, match=f"^{key}:"):
+        Config(**settings)
+
+
+def test_good_security_settings_pass(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    Config(security_protocol="SASL_SSL", sasl_mechanism="scram-sha-512", sasl_username="u", sasl_password="p",
+           ssl_cafile=str(ca))
+    Config(security_protocol="SASL_PLAINTEXT", sasl_username="u", sasl_password="p")  # PLAIN by default
+
+
+def test_a_bad_security_setting_exits_2_naming_the_key(capsys, monkeypatch):
+    from stream_processor.cli import main
+
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "job")
+    assert main(["run", "--sasl-password", "pw", "--sasl-mechanism", "KERBEROS"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("stream_processor: bad setting: sasl_mechanism:"), err

@@ -93,7 +93,10 @@ public final class KafkaBridge {
   }
 
   /**
-   * Creates the direct stream.
+   * Creates the direct stream. Its partitions are assigned, not subscribed: a restarted job
+   * reads at once instead of waiting for the group's session timeout to drop the dead
+   * consumer (about 45 s). The group id is only where offsets are committed. Partitions added to
+   * a topic later are read after the next restart.
    *
    * @param startingOffsets {@code committed} (the group's offsets, else auto.offset.reset),
    *     {@code earliest} or {@code latest} (both ignore the group's committed offsets)
@@ -117,16 +120,13 @@ public final class KafkaBridge {
       default: throw new IllegalArgumentException(
           "locationStrategy must be consistent or brokers, got " + locationStrategy);
     }
-    Map<TopicPartition, Long> offsets;
-    switch (startingOffsets) {
-      case "committed": offsets = Map.of(); break;
-      case "earliest":
-      case "latest": offsets = explicitOffsets(kafkaParams, topics, startingOffsets); break;
-      default: throw new IllegalArgumentException(
+    if (!List.of("committed", "earliest", "latest").contains(startingOffsets)) {
+      throw new IllegalArgumentException(
           "startingOffsets must be committed, earliest or latest, got " + startingOffsets);
     }
+    Map<TopicPartition, Long> offsets = startOffsets(kafkaParams, topics, startingOffsets);
     ConsumerStrategy<byte[], byte[]> strategy =
-        ConsumerStrategies.<byte[], byte[]>Subscribe(topics, kafkaParams, offsets);
+        ConsumerStrategies.<byte[], byte[]>Assign(new ArrayList<>(offsets.keySet()), kafkaParams, offsets);
     JavaInputDStream<ConsumerRecord<byte[], byte[]>> input = maxRatePerPartition > 0
         ? KafkaUtils.createDirectStream(jssc, location, strategy, new FixedRate(maxRatePerPartition))
         : KafkaUtils.createDirectStream(jssc, location, strategy);
@@ -134,29 +134,41 @@ public final class KafkaBridge {
   }
 
   /**
-   * The first or the next offset of every partition of the topics, read with a short-lived
-   * consumer. Partitions that appear later start per auto.offset.reset (set to match).
+   * Where each partition of the topics starts, read with a short-lived consumer that joins no
+   * group: for {@code committed} the group's committed offset, and where it has none (a new
+   * group or partition) the first or the next offset per auto.offset.reset; for {@code earliest}
+   * or {@code latest} the first or the next offset.
    */
-  private static Map<TopicPartition, Long> explicitOffsets(Map<String, Object> kafkaParams,
+  private static Map<TopicPartition, Long> startOffsets(Map<String, Object> kafkaParams,
       Collection<String> topics, String where) {
-    kafkaParams.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, where);
-    Map<String, Object> probe = new HashMap<>(kafkaParams);
-    probe.remove(ConsumerConfig.GROUP_ID_CONFIG);
-    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(probe)) {
-      List<TopicPartition> partitions = new ArrayList<>();
+    if (!"committed".equals(where)) {
+      kafkaParams.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, where);
+    }
+    boolean latest = "latest".equals(kafkaParams.get(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG));
+    Duration timeout = Duration.ofSeconds(60);
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(new HashMap<>(kafkaParams))) {
+      Set<TopicPartition> partitions = new HashSet<>();
       for (String topic : topics) {
-        List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(60));
-        if (infos == null) {
-          continue;
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, timeout);
+        if (infos == null || infos.isEmpty()) {
+          throw new IllegalStateException("topic " + topic + " does not exist (and the broker does not"
+              + " create topics on demand): create it first, e.g. with `python -m stream_processor produce`");
         }
         for (PartitionInfo info : infos) {
           partitions.add(new TopicPartition(info.topic(), info.partition()));
         }
       }
-      Map<TopicPartition, Long> found = "earliest".equals(where)
-          ? consumer.beginningOffsets(partitions, Duration.ofSeconds(60))
-          : consumer.endOffsets(partitions, Duration.ofSeconds(60));
-      return new HashMap<>(found);
+      Map<TopicPartition, Long> offsets = new HashMap<>(
+          latest ? consumer.endOffsets(partitions, timeout) : consumer.beginningOffsets(partitions, timeout));
+      if ("committed".equals(where)) {
+        consumer.committed(partitions, timeout).forEach((tp, committed) -> {
+          if (committed != null) {
+            offsets.put(tp, committed.offset());
+          }
+        });
+      }
+      LOG.info("starting offsets ({}): {}", where, offsets);
+      return offsets;
     }
   }
 

@@ -1,0 +1,62 @@
+"""A new user's mistakes end before Spark starts, in one line naming the cause (stream_processor/preflight.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from stream_processor import cli
+from tests.support.ports import free_port
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(autouse=True)
+def no_spark(monkeypatch):
+    """Any start of Spark or of the job fails the test."""
+    import stream_processor.job as job
+    import stream_processor.replay as replay
+
+    def started(*_a, **_k):
+        raise AssertionError("Spark started before the mistake was reported")
+
+    monkeypatch.setattr(replay, "local_session", started)
+    monkeypatch.setattr(job, "run_job", started)
+
+
+def one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_replay_of_a_missing_file(capsys, tmp_path):
+    missing = tmp_path / "nope.jsonl"
+    assert cli.main(["replay", "--input", str(missing), "--output-dir", str(tmp_path / "out")]) == 2
+    assert one_line(capsys) == f"stream_processor: input file {missing} does not exist"
+
+
+def test_output_folder_under_a_file(capsys, tmp_path):
+    (tmp_path / "data").write_text("a file, not a folder")
+    (tmp_path / "in.jsonl").write_text("{}\n")
+    out = tmp_path / "data" / "training"
+    for argv in (["replay", "--input", str(tmp_path / "in.jsonl")], ["run"]):
+        assert cli.main([*argv, "--output-dir", str(out)]) == 2
+        assert one_line(capsys) == f"stream_processor: output_dir: cannot create {out}: a file is in the way"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_output_folder_without_permission(capsys, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    assert cli.main(["run", "--output-dir", str(locked / "out")]) == 2
+    assert one_line(capsys).startswith(f"stream_processor: output_dir: cannot create {locked / 'out'}: ")
+
+
+def test_unreachable_broker(capsys, tmp_path):
+    port = free_port()  # nobody listens on it
+    for argv in (["run", "--output-dir", str(tmp_path / "out")], ["produce", "--jsonl", os.devnull]):
+        assert cli.main([*argv, "--bootstrap-servers", f"127.0.0.1:{port}"]) == 1
+        assert one_line(capsys) == (f"stream_processor: cannot reach the Kafka broker at 127.0.0.1:{port} "
+                                    f"(127.0.0.1:{port}: Connection refused)")
