@@ -7,7 +7,6 @@ in a real scrape."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -22,7 +21,8 @@ from stream_processor.config import Config
 from stream_processor.produce import Outgoing, send_all
 from stream_processor.records import Reason
 from stream_processor.samples import encode, make_frame, message
-from tests.cluster.test_local_cluster import SCRIPT, free_ports, kill_leftovers
+from tests.support.cluster import LocalCluster
+from tests.support.ports import free_port
 from tests.static.test_monitoring import SPARK_METRICS, dashboard_selectors
 from tests.support.output import manifest_rows
 
@@ -35,19 +35,8 @@ INVALID = [b"definitely not json", json.dumps({"username": "../../etc", "imageDa
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("metrics-cluster")
-    master, master_ui, app_ui, ui1, ui2 = free_ports(5, consecutive_from=2)
-    env = {**os.environ, "SPARK_LOCAL_STATE": str(tmp / "spark"), "SPARK_MASTER_PORT": str(master),
-           "SPARK_MASTER_WEBUI_PORT": str(master_ui), "SPARK_WORKER_WEBUI_PORT": str(ui1),
-           "SPARK_CLUSTER_START_TIMEOUT": "120"}
-    try:
-        started = subprocess.run([str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=180)
-        assert started.returncode == 0, started.stdout + started.stderr
-        yield {"env": env, "master": f"spark://127.0.0.1:{master}", "app_ui": app_ui, "master_ui": master_ui,
-               "worker_uis": (ui1, ui2)}
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=120)
-        kill_leftovers(tmp)
+    with LocalCluster(tmp_path_factory.mktemp("metrics-cluster") / "spark") as cluster:
+        yield cluster
 
 
 def scrape(url: str, labels: str = "") -> dict[str, float]:
@@ -77,13 +66,14 @@ def test_driver_metrics_equal_the_manifest(cluster, kafka_broker, tmp_path):
     assert send_all([Outgoing(v, str(i)) for i, v in enumerate(values)], cfg, rate=0, partitions=2, quiet=True) \
         == len(values)
 
-    driver = f"http://127.0.0.1:{cluster['app_ui']}"
+    app_ui = free_port()
+    driver = f"http://127.0.0.1:{app_ui}"
     job = subprocess.Popen(
-        [str(ROOT / "spark-submit.sh"), "--master", cluster["master"], "--conf", f"spark.ui.port={cluster['app_ui']}",
+        [str(ROOT / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={app_ui}",
          "--", "--bootstrap-servers", cfg.bootstrap_servers, "--topic", cfg.topic, "--group-id", cfg.group_id,
          "--starting-offsets", "earliest", "--output-dir", cfg.output_dir, "--batch-interval-s", "2",
          "--exit-when-idle", "25", "--log-format", "json"],
-        env=cluster["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+        env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
     done = executors = None
     try:
         deadline = time.monotonic() + 400
@@ -143,8 +133,8 @@ def test_driver_metrics_equal_the_manifest(cluster, kafka_broker, tmp_path):
 
 
 def test_master_and_workers_publish_prometheus_metrics(cluster):
-    master = scrape(f"http://127.0.0.1:{cluster['master_ui']}/metrics/master/prometheus")
+    master = scrape(f"http://127.0.0.1:{cluster.master_ui}/metrics/master/prometheus")
     assert master["metrics_master_aliveWorkers_Value"] == 2
-    for port in cluster["worker_uis"]:
+    for port in cluster.worker_uis:
         worker = scrape(f"http://127.0.0.1:{port}/metrics/prometheus")
         assert "metrics_worker_coresFree_Value" in worker
