@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .config import Config
+from .imaging import to_gray
 from .records import Box, Reason
 
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
@@ -114,7 +115,7 @@ class FaceDetector:
         image = _checked(image_bgr)
         if min(image.shape[:2]) < _WINDOW:
             return []
-        gray = _gray(image)
+        gray = to_gray(image)
         hits = self._hits(gray, self.settings.min_neighbors)
         return [h.box for h in self._confident(hits, gray.shape)]
 
@@ -124,7 +125,7 @@ class FaceDetector:
         image = _checked(image_bgr)
         if min(image.shape[:2]) < _WINDOW:
             return FaceRejection(Reason.NO_FACE, 0)
-        gray = _gray(image)
+        gray = to_gray(image)
         hits = self._hits(gray, 1)  # every candidate; the confident ones are among them
         confident = self._confident(hits, gray.shape)
         if len(confident) != 1:
@@ -266,14 +267,6 @@ def _checked(image: np.ndarray) -> np.ndarray:
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
         raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
     return image
-
-
-def _gray(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    if image.shape[2] == 1:
-        return image[:, :, 0]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
 
 
 def _downscaled(gray: np.ndarray, max_side: int) -> np.ndarray:

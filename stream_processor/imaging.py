@@ -93,3 +93,12 @@ def decode_image(data: bytes, max_image_pixels: int) -> np.ndarray | Rejection:
     if image.shape[:2] not in ((header.height, header.width), (header.width, header.height)):  # EXIF may rotate
         return Rejection(Reason.CORRUPT_IMAGE, f"decoded {image.shape[1]}x{image.shape[0]}, header said {header.width}x{header.height}")
     return image
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """A grey view or copy of a grey, BGR or BGRA uint8 image."""
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 1:
+        return image[:, :, 0]
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)

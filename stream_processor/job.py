@@ -140,25 +140,13 @@ def _session(cfg: Config) -> SparkSession:
     return builder.getOrCreate()
 
 
-def total_lag(cfg: Config) -> int:
-    """Records of the topic not yet committed by the group (all of them where it never committed)."""
-    return sum(p.behind for p in kafka_io.consumer_lag(cfg))
-
-
-def _lag_or_none(cfg: Config) -> Optional[int]:
-    """total_lag, or None when the broker cannot be asked now (it may be down for a while: the
-    stream rides that out, so a lag query must not fail a batch or stop the job)."""
-    try:
-        return total_lag(cfg)
-    except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
-        log.warning("consumer lag unknown (the broker does not answer): %s", _first_line(exc))
-        return None
-
-
 def _idle(cfg: Config) -> bool:
+    """Nothing arrived for exit_when_idle_s and the group has committed everything (known only
+    while the broker answers)."""
     if cfg.exit_when_idle_s <= 0 or time.monotonic() - _state.last_record < cfg.exit_when_idle_s:
         return False
-    return _lag_or_none(cfg) == 0
+    lags = kafka_io.consumer_lag_or_none(cfg)
+    return lags is not None and sum(p.behind for p in lags) == 0
 
 
 def run_job(cfg: Config) -> int:

@@ -336,6 +336,19 @@ def consumer_lag(cfg: Config, topic: Optional[str] = None, group: Optional[str] 
     return [PartitionLag(topic, p, committed.get((topic, p)), end) for p, end in sorted(ends.items())]
 
 
+def consumer_lag_or_none(cfg: Config, quiet: bool = False) -> Optional[list[PartitionLag]]:
+    """consumer_lag, or None (logged unless `quiet`) while the broker does not answer: the stream
+    rides an outage out, so a lag query must neither fail a batch nor stop the job."""
+    import logging
+
+    try:
+        return consumer_lag(cfg)
+    except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
+        if not quiet:
+            logging.getLogger("stream_processor").warning("consumer lag unknown (the broker does not answer): %s", exc)
+        return None
+
+
 def publish_events(cfg: Config, topic: str, events: list[tuple[str, dict]]) -> None:
     """Sends (key, JSON document) pairs and waits for every acknowledgement; raises if any failed."""
     import json

@@ -118,11 +118,8 @@ def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:
 
 def _set_lag(source: Any, cfg: Config, quiet: bool = False) -> Optional[int]:
     """The lag gauges from the broker; they keep their last value while it does not answer."""
-    try:
-        lags = kafka_io.consumer_lag(cfg)
-    except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
-        if not quiet:
-            log.warning("consumer lag unknown (the broker does not answer): %s", exc)
+    lags = kafka_io.consumer_lag_or_none(cfg, quiet)
+    if lags is None:
         return None
     for p in lags:
         source.set(PARTITION_LAG.format(p.partition), p.behind)

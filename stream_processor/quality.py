@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .config import Config
+from .imaging import to_gray
 from .records import Box, Reason
 
 SHARPNESS_SIDE = 128  # px: the face is measured at this size, so that sharpness does not grow with the face
@@ -54,14 +55,6 @@ class QualitySettings:
                                cfg.max_dark_share, cfg.max_bright_share)
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    if image.shape[2] == 1:
-        return image[:, :, 0]
-    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
-
-
 def measure(image_bgr: np.ndarray, box: Box) -> QualityScores:
     """Scores of the face in `box` (source pixels; clipped to the frame).
 
@@ -77,7 +70,7 @@ def measure(image_bgr: np.ndarray, box: Box) -> QualityScores:
     x1, y1 = min(width, box.x + box.w), min(height, box.y + box.h)
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"face box {box} is outside the {width}x{height} frame")
-    face = _gray(image_bgr[y0:y1, x0:x1])
+    face = to_gray(image_bgr[y0:y1, x0:x1])
     side = SHARPNESS_SIDE
     interpolation = cv2.INTER_AREA if min(face.shape) > side else cv2.INTER_LINEAR
     small = cv2.resize(face, (side, side), interpolation=interpolation).astype(np.float32)
@@ -117,7 +110,7 @@ def crop_hash(crop_bgr: np.ndarray) -> int:
     """64-bit pHash of the grey crop: the signs of the 8x8 lowest frequencies (DC left out, its bit
     is the median's) of the 32x32 DCT, relative to their median. Survives a few px of shift, a few
     % of scale, brightness and JPEG; bit 63 is the top-left coefficient."""
-    small = cv2.resize(_gray(crop_bgr), (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(to_gray(crop_bgr), (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA).astype(np.float32)
     low = cv2.dct(small)[:8, :8].ravel()
     bits = low > np.median(low[1:])
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
