@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -44,6 +44,7 @@ class Message:
     partition: int
     value: bytes
     dead_reason: Optional[str]  # the reason of a message that must reach the dead letters
+    time_ms: int = 0  # the record's timestamp: the same on every broker, as the status files count them
 
 
 def _undecodable(frame_png: bytes) -> list[tuple[bytes, str]]:
@@ -72,17 +73,20 @@ def build_messages(frames: int = 24) -> list[Message]:
     out = [Message(i % PARTITIONS, value, reason) for i, (value, reason) in enumerate(values)]
     partition = next(m.partition for m in out if m.value == original)
     near_copy = np.roll(images[1], (2, 2), axis=(0, 1))
-    return out + [Message(partition, message("bob", encode(near_copy, "jpeg")), None)]
+    out.append(Message(partition, message("bob", encode(near_copy, "jpeg")), None))
+    start = int(time.time() * 1000)
+    return [replace(m, time_ms=start + 100 * i) for i, m in enumerate(out)]
 
 
 def publish(bootstrap: str, messages: Sequence[Message], topic: str = TOPIC) -> dict[Coords, Message]:
-    """Creates `topic` and sends the messages in order; on a fresh topic the coordinates are the
-    same on every broker, so outputs of runs on different brokers compare file by file."""
+    """Creates `topic` and sends the messages in order, with their timestamps; on a fresh topic the
+    coordinates are the same on every broker, so outputs of runs on different brokers compare file
+    by file (enrollment status included)."""
     from tests.support.streaming import produce
 
     cfg = Config(bootstrap_servers=bootstrap, topic=topic)
     assert kafka_io.ensure_topic(cfg, topic, partitions=PARTITIONS), f"topic {topic} already exists"
-    metas = produce(cfg, topic, [(m.partition, None, m.value) for m in messages])
+    metas = produce(cfg, topic, [(m.partition, None, m.value) for m in messages], [m.time_ms for m in messages])
     coords = {(meta.topic, meta.partition, meta.offset): m for meta, m in zip(metas, messages)}
     expected = {}
     for m in messages:

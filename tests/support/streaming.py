@@ -91,12 +91,15 @@ class StreamRun:
         self.wait_for(lambda: len(self.records) >= count, timeout_s, f"{count} records")
 
 
-def produce(cfg: Config, topic: str, messages: Sequence[tuple[Optional[int], Optional[bytes], Optional[bytes]]]) -> list[Any]:
-    """Sends (partition, key, value) messages and returns their RecordMetadata, in order."""
+def produce(cfg: Config, topic: str, messages: Sequence[tuple[Optional[int], Optional[bytes], Optional[bytes]]],
+            timestamps_ms: Optional[Sequence[int]] = None) -> list[Any]:
+    """Sends (partition, key, value) messages (with these record timestamps, else now) and
+    returns their RecordMetadata, in order."""
     producer = kafka_io.make_producer(cfg)
+    stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(messages)
     try:
-        futures = [producer.send(topic, value=value, key=key, partition=partition)
-                   for partition, key, value in messages]
+        futures = [producer.send(topic, value=value, key=key, partition=partition, timestamp_ms=stamp)
+                   for (partition, key, value), stamp in zip(messages, stamps)]
         producer.flush(timeout=60)
         return [f.get(timeout=60) for f in futures]
     finally:
