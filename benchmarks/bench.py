@@ -130,15 +130,21 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
     """What an executor does with a batch, minus Spark: analyze every frame, then write in
     user/source order (as after the shuffle by user), a fresh writer per chunk."""
+    from dataclasses import replace
+
     from stream_processor.core import UserWriter, analyze
     from stream_processor.records import ACCEPTED, SourceRecord
 
     accepted = 0
+    cfg = replace(cfg, output_dir=out_dir, state_dir=out_dir + "-state")
     for chunk in _chunks(items, 32):
         analyses = [analyze(SourceRecord(TOPIC_LABEL, 0, i, None, None, v), cfg) for i, v in chunk]
-        writer = UserWriter(out_dir, cfg.max_images_per_user)
-        for a in sorted(analyses, key=lambda a: a.order_key):
-            accepted += writer.finish(a).status == ACCEPTED
+        writer = UserWriter(cfg)
+        try:
+            for a in sorted(analyses, key=lambda a: a.order_key):
+                accepted += writer.finish(a).status == ACCEPTED
+        finally:
+            writer.close()
     return accepted
 
 
@@ -194,8 +200,9 @@ def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path,
 def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: Any) -> None:
     """CPU ms per frame by stage, one process, one OpenCV thread (the limit's per-core view).
     CPU time, not wall time: on a busy machine it stays what a quiet one would show."""
-    from stream_processor.crop import crop_face, encode_png
-    from stream_processor.detect import detector_for
+    from stream_processor.align import align_face
+    from stream_processor.crop import encode_png
+    from stream_processor.detect import FaceRejection, detector_for
     from stream_processor.imaging import decode_image
     from stream_processor.parse import parse_message
     from stream_processor.quality import QualitySettings, crop_hash, gate, measure
@@ -217,13 +224,13 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
             t1 = clock()
             image = decode_image(frame.image, cfg.max_image_pixels)
             t2 = clock()
-            boxes = detector.detect(image)
+            found = detector.find(image)  # detect, the second look, the eye check
             t3 = clock()
             gates = 0.0
-            if len(boxes) == 1:
-                face = crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size)
+            if not isinstance(found, FaceRejection):
+                face = align_face(image, found, cfg.crop_margin, cfg.crop_size).image
                 g0 = clock()
-                gate(measure(image, boxes[0]), settings)  # timed only: every one-face frame is written
+                gate(measure(image, found.box), settings)  # timed only: every one-face frame is written
                 crop_hash(face)
                 gates = clock() - g0
                 folder = folders.get(frame.username)
