@@ -23,7 +23,7 @@ from .enrollment import UserStatus, state_of
 from .state import StateDir
 from .storage import is_crop
 
-_IDLE_S = 120.0  # the shipped default of enrollment_idle_s, for a page made without the job's settings
+_IDLE_S = Config().enrollment_idle_s  # the shipped default, for a page made without the job's settings
 
 
 def crops_per_user(output_dir: str | Path) -> dict[str, int]:

@@ -140,3 +140,17 @@ def test_state_dir_must_stay_outside_the_training_set(tmp_path):
     with pytest.raises(ConfigError, match="state_dir"):
         Config(output_dir=str(tmp_path), state_dir=str(tmp_path / "state"))
     assert Config(output_dir=str(tmp_path / "train")).state_path == str(tmp_path / "train-state")
+
+
+def test_review_page_shows_each_users_crops_state_reasons_and_examples(tmp_path):
+    from stream_processor.report import review_page
+
+    cfg = config(tmp_path)
+    write(cfg, analyses(cfg, "ada", [astronaut().image, make_frame("none", 3).image], fmt="jpeg"))
+    page = review_page(cfg.output_dir, cfg.state_dir, now_ms=T0 + 1000)
+    crop = next((tmp_path / "train" / "ada").iterdir())
+    assert "<h2>ada <span class='state collecting'>collecting</span> 1 of 60 crops</h2>" in page
+    assert f'title="{crop.name}"' in page and page.count("data:image/png;base64,") == 1  # the kept crop, embedded
+    (reason,) = UserStatus.from_json((tmp_path / "state" / "users" / "ada.json").read_bytes()).rejected
+    assert f"<th>{reason}</th><td>1</td>" in page and "data:image/jpeg;base64," in page  # its example
+    assert "src=\"http" not in page and "src=\"/" not in page  # self-contained
