@@ -17,15 +17,15 @@ pytestmark = pytest.mark.unit
 def test_an_unanswered_lag_query_gives_none_and_never_idle(monkeypatch):
     from kafka.errors import KafkaTimeoutError
 
-    def no_broker(cfg):
+    def no_broker(cfg):  # what the kept admin client raises while the broker is away
         raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9']")
 
-    monkeypatch.setattr(kafka_io, "consumer_lag", no_broker)
+    monkeypatch.setattr(kafka_io, "_kept_lag", no_broker)
     monkeypatch.setattr(job._state, "last_record", time.monotonic() - 3600)
     cfg = Config(exit_when_idle_s=1)
     assert kafka_io.consumer_lag_or_none(cfg) is None
     assert job._idle(cfg) is False
 
-    monkeypatch.setattr(kafka_io, "consumer_lag", lambda cfg: [kafka_io.PartitionLag(cfg.topic, 0, 5, 5)])
+    monkeypatch.setattr(kafka_io, "_kept_lag", lambda cfg: [kafka_io.PartitionLag(cfg.topic, 0, 5, 5)])
     assert job._idle(cfg) is True
     assert job._idle(Config(exit_when_idle_s=0)) is False
