@@ -1,9 +1,14 @@
 """The batch function: the one piece of Spark glue that the stream and `replay` share.
 
-Source records (a DataFrame with an explicit schema, or an RDD of record tuples) -> executors:
-analyze (parse, decode, detect, crop) -> per-user, source-ordered writes (crops, status) ->
-manifest rows -> the driver writes them as one Parquet file and keeps the batch's summary. Frames stay on the executors; only the
-small manifest rows come back. One Spark job per batch (see "Performance" in benchmarks/README.md).
+One SQL execution per batch, on the batch's DataFrame (built in the JVM: jvm_bridge.py):
+1. Spark SQL parses and checks every message (messages_sql.py);
+2. Python workers (mapInArrow) analyze each message: username, decode, detect, gates, crop (core.analyze);
+3. shuffle by user, sort into source order; Python workers write each user's crops in that
+   order (core.UserWriter) and return the small manifest rows;
+4. the driver writes the rows as one Parquet file and keeps the batch's summary.
+Frames stay on the executors and cross from the JVM to Python once (see "Performance" in
+benchmarks/README.md); rows cross as the fields of records.Message, core.Analysis and
+records.ManifestRow (arrow_rows.py).
 """
 
 from __future__ import annotations
@@ -15,33 +20,28 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
+from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from pyspark import RDD
 from pyspark.accumulators import Accumulator
-from pyspark.rdd import portable_hash
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import BinaryType, IntegerType, LongType, StringType, StructField, StructType
 
-from . import manifest
+from . import arrow_rows, manifest
 from .config import Config
 from .core import Analysis, DeadLetterSink, UserWriter, analyze_all
-from .parse import normalize_username
-from .records import ACCEPTED, SourceRecord
+from .messages_sql import parse_messages
+from .records import ACCEPTED, ManifestRow, Message
 from .state import StateDir, prepare
 from .storage import atomic_write
+from .usernames import normalize_username
 
 log = logging.getLogger("stream_processor")
 
-SOURCE_SCHEMA = StructType([
-    StructField("topic", StringType(), False),
-    StructField("partition", IntegerType(), False),
-    StructField("offset", LongType(), False),
-    StructField("timestamp", LongType(), True),  # Kafka record time, ms since the epoch
-    StructField("key", BinaryType(), True),
-    StructField("value", BinaryType(), True),
-])
-
+# Records per Arrow batch between the JVM and a Python worker: frames are MBs each, so a worker
+# holds a few at a time (bounded memory), while batches stay large enough to amortise a crossing.
+ARROW_BATCH_RECORDS = 4
+# The writer's input order: Analysis.order_key (a null folder sorts first, as "" does).
+_USER_ORDER = ("folder", "topic", "partition", "offset")
 DeadLetterFactory = Callable[[], DeadLetterSink]
 _USERNAME, _STATUS, _REASON = (manifest.COLUMNS.index(name) for name in ("username", "status", "reason"))
 
@@ -78,32 +78,23 @@ class BatchSummary:
         atomic_write(state.last_batch, json.dumps(self.to_dict(), sort_keys=True).encode() + b"\n")
 
 
-def source_frame(spark: SparkSession, records: RDD) -> DataFrame:
-    """An RDD of (topic, partition, offset, timestamp, key, value) tuples as the source DataFrame."""
-    return spark.createDataFrame(records, SOURCE_SCHEMA, verifySchema=False)
-
-
-def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: datetime, cfg: Config,
+def process_batch(spark: SparkSession, source: DataFrame, batch_time: datetime, cfg: Config,
                   dead_letters: DeadLetterFactory) -> BatchSummary:
-    """`source`: the batch's records, a DataFrame of SOURCE_SCHEMA or an RDD of tuples in its
-    column order (the Kafka bridge's records, which then cross from the JVM to Python once, as
-    they are). Raises when any output fails (disk, dead-letter topic): the caller must not commit
-    then."""
+    """`source`: the batch's records (topic, partition, offset, timestamp, key, value), e.g.
+    jvm_bridge.source_dataframe. Raises when any output fails (disk, dead-letter topic): the
+    caller must not commit then."""
     started = time.monotonic()
     state = prepare(cfg.output_dir, cfg.state_path)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_RECORDS))
     slots = spark.sparkContext.defaultParallelism
-    if isinstance(source, DataFrame):
-        if source.rdd.getNumPartitions() < slots:  # spread the frame work over every core, in the JVM
-            source = source.repartition(slots)
-        records = source.rdd
-    else:
-        records = source if source.getNumPartitions() >= slots else source.repartition(slots)
+    messages = parse_messages(spark, spread_over_cores(source, slots), cfg.max_message_bytes)
     input_bytes = _input_bytes(spark)
-    analyses = records.mapPartitions(partial(_analyze_partition, cfg, dead_letters, input_bytes))
-    by_user = analyses.map(lambda a: (a.order_key, a)).repartitionAndSortWithinPartitions(
-        slots, partitionFunc=_user_partition)
+    analyses = messages.mapInArrow(partial(_analyze_batches, cfg, dead_letters, input_bytes),
+                                   arrow_rows.spark_schema(Analysis))
+    by_user = analyses.repartition(slots, "folder").sortWithinPartitions(*_USER_ORDER)
+    written = by_user.mapInArrow(partial(_write_batches, cfg), arrow_rows.spark_schema(ManifestRow))
     # One job: the small manifest rows come back to the driver, which writes them as one file.
-    rows = by_user.mapPartitions(partial(_write_partition, cfg)).collect()
+    rows = [tuple(r) for r in written.collect()]  # ManifestRow field order
     if rows:
         manifest.write(rows, batch_time, state.manifest)
     counts = Counter((row[_STATUS], row[_REASON]) for row in rows)
@@ -114,6 +105,14 @@ def process_batch(spark: SparkSession, source: DataFrame | RDD, batch_time: date
                            input_bytes=input_bytes.value)
     summary.save(state)
     return summary
+
+
+def spread_over_cores(source: DataFrame, slots: int) -> DataFrame:
+    """A batch with fewer partitions (Kafka partitions, file splits) than cores, spread over
+    `slots` partitions in the JVM, so that the frame work uses every core."""
+    if source._jdf.rdd().getNumPartitions() >= slots:
+        return source
+    return source.repartition(slots, "partition", "offset")
 
 
 def _folder_of(username: Optional[str]) -> Optional[str]:
@@ -134,34 +133,26 @@ def _input_bytes(spark: SparkSession) -> Accumulator:
     return acc
 
 
-def _user_partition(key: tuple) -> int:
-    return portable_hash(key[0])
+def _in_batches(cls: type, items: Iterator) -> Iterator:
+    while chunk := list(islice(items, ARROW_BATCH_RECORDS)):
+        yield arrow_rows.to_batch(cls, chunk)
 
 
-def _source_record(r: tuple) -> SourceRecord:
-    """A record tuple (topic, partition, offset, timestamp, key, value): a DataFrame Row (binary
-    columns come as bytearray) or a tuple of the Kafka bridge (bytes)."""
-    topic, partition, offset, timestamp, key, value = r
-    if key is not None and type(key) is not bytes:
-        key = bytes(key)
-    if value is not None and type(value) is not bytes:
-        value = bytes(value)
-    return SourceRecord(topic, partition, offset, timestamp, key, value)
+def _analyze_batches(cfg: Config, dead_letters: DeadLetterFactory, input_bytes: Accumulator,
+                     batches: Iterable) -> Iterator:
+    def messages() -> Iterator[Message]:
+        for batch in batches:
+            for message in arrow_rows.from_batch(Message, batch):
+                input_bytes.add(len(message.value or b""))
+                yield message
+    return _in_batches(Analysis, analyze_all(messages(), cfg, dead_letters()))
 
 
-def _analyze_partition(cfg: Config, dead_letters: DeadLetterFactory, input_bytes: Accumulator,
-                       rows: Iterable[tuple]) -> Iterator[Analysis]:
-    def counted(records: Iterable[SourceRecord]) -> Iterator[SourceRecord]:
-        for record in records:
-            input_bytes.add(len(record.value or b""))
-            yield record
-    return analyze_all(counted(_source_record(r) for r in rows), cfg, dead_letters())
-
-
-def _write_partition(cfg: Config, items: Iterable[tuple[tuple, Analysis]]) -> Iterator[tuple]:
+def _write_batches(cfg: Config, batches: Iterable) -> Iterator:
     writer = UserWriter(cfg)
     try:
-        for _, analysis in items:
-            yield manifest.as_tuple(writer.finish(analysis))
+        for batch in batches:
+            rows = [writer.finish(a) for a in arrow_rows.from_batch(Analysis, batch)]
+            yield arrow_rows.to_batch(ManifestRow, rows)
     finally:
         writer.close()

@@ -32,10 +32,10 @@ def _reset(cfg: Config, username: str, publish: bool) -> int:
         return 2
     print(f"reset-user: {status.username} starts again (generation {status.generation}); {crops} crops removed")
     if publish:
-        from . import kafka_io
+        from . import kafka_clients
 
         try:
-            kafka_io.publish_events(cfg, cfg.status_topic, [(status.username, event(status, int(time.time() * 1000),
+            kafka_clients.publish_events(cfg, cfg.status_topic, [(status.username, event(status, int(time.time() * 1000),
                                                                                     cfg.enrollment_idle_s))])
         except Exception as exc:  # noqa: BLE001 - the reset itself is done and durable
             print(f"reset-user: the enrollment event could not be published to {cfg.status_topic}: {exc}",

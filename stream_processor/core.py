@@ -1,7 +1,8 @@
 """The frame-to-crop core, in two steps that the batch function runs on the executors.
 
-1. `analyze`: parse -> decode -> find one verified face -> quality gates -> aligned crop -> hash,
-   one record at a time, no shared state.
+1. `analyze`: a message the SQL step parsed (messages_sql.py) -> username check -> decode ->
+   find one verified face -> quality gates -> aligned crop -> hash, one message at a time, no
+   shared state.
 2. `UserWriter.finish`: in source order per user: the cap, the near-duplicate check, the crop
    writes, the enrollment status and the rejected examples; every analysis becomes its manifest row.
 """
@@ -21,11 +22,11 @@ from .crop import encode_png
 from .detect import FaceRejection, detector_for
 from .enrollment import UserStatus
 from .imaging import decode_image
-from .parse import normalize_username, parse_message
 from .quality import QualitySettings, crop_hash, gate, hash_hex, measure, near_duplicate
-from .records import ACCEPTED, REJECTED, Box, ManifestRow, Reason, Rejection, SourceRecord
+from .records import ACCEPTED, REJECTED, Box, ManifestRow, Message, Reason, Rejection
 from .state import StateDir
 from .storage import CappedFolder, UnsafePath, UserFolder, atomic_write, crop_name, source_name, user_dir
+from .usernames import normalize_username
 
 EXAMPLE_SIDE = 128  # px, longest side of a rejected frame kept as an example
 
@@ -63,19 +64,22 @@ class Analysis:
 class DeadLetterSink(Protocol):
     """Where messages rejected before detection also go, unchanged (a topic, or files)."""
 
-    def add(self, record: SourceRecord, reason: Reason, detail: str) -> None: ...
+    def add(self, message: Message, reason: Reason, detail: str) -> None: ...
 
     def flush(self) -> None: ...
 
 
-def analyze(record: SourceRecord, cfg: Config) -> Analysis:
-    coords = (record.topic, record.partition, record.offset)
-    parsed = parse_message(record.value, cfg.max_message_bytes)
-    if isinstance(parsed, Rejection):  # counted for its user too, when the name is a valid one
-        folder = normalize_username(parsed.username) if parsed.username is not None else None
-        return Analysis(*coords, parsed.username, folder, parsed.timestamp, record.timestamp, parsed.reason, parsed.detail)
-    base = Analysis(*coords, parsed.received_username, parsed.username, parsed.timestamp, record.timestamp)
-    image = decode_image(parsed.image, cfg.max_image_pixels)
+def analyze(message: Message, cfg: Config) -> Analysis:
+    # A rejected message counts for its user too, when the name is a valid one.
+    folder = normalize_username(message.username) if message.username is not None else None
+    base = Analysis(*message.coordinates, message.username, folder, message.timestamp, message.time_ms)
+    # The contract checks the username before the base64 (README, "Output"); SQL decoded first.
+    if message.reason is not None and (folder is not None or message.reason is not Reason.INVALID_BASE64):
+        return replace(base, reason=message.reason, detail=message.detail)
+    if folder is None:
+        return replace(base, reason=Reason.INVALID_USERNAME,
+                       detail="not [A-Za-z0-9][A-Za-z0-9._-]{0,63} after NFKC, or reserved")
+    image = decode_image(message.image, cfg.max_image_pixels)
     if isinstance(image, Rejection):
         return replace(base, reason=image.reason, detail=image.detail)
     found = detector_for(cfg).find(image)
@@ -100,12 +104,12 @@ def example_jpeg(image: np.ndarray) -> bytes:
     return cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
 
 
-def analyze_all(records: Iterable[SourceRecord], cfg: Config, dead_letters: DeadLetterSink) -> Iterator[Analysis]:
+def analyze_all(messages: Iterable[Message], cfg: Config, dead_letters: DeadLetterSink) -> Iterator[Analysis]:
     """Streams: one frame in memory at a time. Flushes the dead letters before it ends."""
-    for record in records:
-        result = analyze(record, cfg)
+    for message in messages:
+        result = analyze(message, cfg)
         if result.reason is not None and result.reason.before_detection:
-            dead_letters.add(record, result.reason, result.detail)
+            dead_letters.add(message, result.reason, result.detail)
         yield result
     dead_letters.flush()
 

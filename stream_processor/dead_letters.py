@@ -1,5 +1,5 @@
 """The file dead-letter sink of `replay`: JSON lines under `<state_dir>/dead-letters/`.
-(The stream's sink is the dead-letter topic, in kafka_io.)"""
+(The stream's sink is the dead-letter topic: kafka_dead_letters.py.)"""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 from typing import IO, Optional
 
-from .records import Reason, SourceRecord
+from .records import Message, Reason
 from .storage import atomic_writer, source_name
 
 
-def dead_letter_entry(record: SourceRecord, reason: Reason, detail: str) -> dict:
+def dead_letter_entry(record: Message, reason: Reason, detail: str) -> dict:
     """The unchanged message with its reason and source coordinates."""
     entry = {"reason": reason.value, "detail": detail, "topic": record.topic,
              "partition": record.partition, "offset": record.offset}
@@ -34,7 +34,7 @@ class FileDeadLetterSink:
         self._writer: Optional[contextlib.AbstractContextManager[IO[str]]] = None
         self._out: Optional[IO[str]] = None
 
-    def add(self, record: SourceRecord, reason: Reason, detail: str) -> None:
+    def add(self, record: Message, reason: Reason, detail: str) -> None:
         if self._out is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._writer = atomic_writer(self.folder / (source_name(*record.coordinates) + ".jsonl"), "w")

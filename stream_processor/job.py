@@ -23,7 +23,7 @@ from pyspark import RDD
 from pyspark.sql import SparkSession
 from pyspark.streaming import StreamingContext
 
-from . import kafka_io, logs, metrics
+from . import jvm_bridge, kafka_clients, kafka_dead_letters, kafka_settings, logs, metrics
 from .batch import BatchSummary, process_batch
 from .config import Config
 from .enrollment import Announcements
@@ -71,15 +71,16 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
     """The foreachRDD function: process, then commit. Returns None, captures no DStream."""
     if _state.failure is not None:
         return  # never commit past a failed batch: the job is stopping
-    inputs = sum(r.count for r in kafka_io.offset_ranges(rdd))
+    ranges = jvm_bridge.offset_ranges(rdd)
+    inputs = sum(r.count for r in ranges)
     state = StateDir(Path(cfg.state_path))
     if inputs:
         _state.last_record = time.monotonic()
         spark = SparkSession.builder.getOrCreate()
 
         def attempt() -> BatchSummary:
-            summary = process_batch(spark, kafka_io.source_records(spark, rdd), batch_time, cfg,
-                                    partial(kafka_io.KafkaDeadLetterSink, cfg))
+            summary = process_batch(spark, jvm_bridge.source_dataframe(spark, rdd), batch_time, cfg,
+                                    partial(kafka_dead_letters.KafkaDeadLetterSink, cfg))
             _announce(cfg, state, summary.users)  # before the commit: at least once
             return summary
 
@@ -95,7 +96,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
         logs.batch(replace(summary, lag=metrics.after_batch(cfg, summary)))  # the summary line, the job's metrics
     else:
         _announce_quietly(cfg, state)  # users stall while nothing arrives
-    kafka_io.commit_offsets(stream_id, rdd)
+    jvm_bridge.commit_offsets(stream_id, rdd, ranges)
 
 
 def _announce(cfg: Config, state: StateDir, users: Optional[list[str]]) -> None:
@@ -108,7 +109,7 @@ def _announce(cfg: Config, state: StateDir, users: Optional[list[str]]) -> None:
     _state.announcements.update(state.statuses(users))
     due = _state.announcements.due(int(time.time() * 1000))
     if due:
-        kafka_io.publish_events(cfg, cfg.status_topic, [(e["username"], e) for e in due])
+        kafka_clients.publish_events(cfg, cfg.status_topic, [(e["username"], e) for e in due])
         _state.announcements.published(due)
 
 
@@ -121,7 +122,7 @@ def _announce_quietly(cfg: Config, state: StateDir) -> None:
 
 def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
     ssc = StreamingContext(spark.sparkContext, cfg.batch_interval_s)
-    stream = kafka_io.create_direct_stream(ssc, cfg)
+    stream = jvm_bridge.create_direct_stream(ssc, cfg)
     stream_id = stream.stream_id  # foreachRDD wants a plain function (it reads its arity)
     stream.dstream.foreachRDD(lambda batch_time, rdd: handle_batch(cfg, stream_id, batch_time, rdd))
     if cfg.checkpoint_dir:
@@ -132,11 +133,11 @@ def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
 def _session(cfg: Config) -> SparkSession:
     """Under spark-submit the master and jars come from it; run directly, this is local[*]."""
     builder = SparkSession.builder.appName("stream-processor").config("spark.ui.showConsoleProgress", "false")
-    for key, value in kafka_io.spark_conf_settings(cfg).items():
+    for key, value in kafka_settings.spark_conf_settings(cfg).items():
         builder = builder.config(key, value)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not launched by spark-submit
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv's OpenCV
-        builder = builder.master("local[*]").config("spark.jars", ",".join(kafka_io.jar_paths()))
+        builder = builder.master("local[*]").config("spark.jars", ",".join(jvm_bridge.jar_paths()))
     return builder.getOrCreate()
 
 
@@ -145,14 +146,14 @@ def _idle(cfg: Config) -> bool:
     while the broker answers)."""
     if cfg.exit_when_idle_s <= 0 or time.monotonic() - _state.last_record < cfg.exit_when_idle_s:
         return False
-    lags = kafka_io.consumer_lag_or_none(cfg)
+    lags = kafka_clients.consumer_lag_or_none(cfg)
     return lags is not None and sum(p.behind for p in lags) == 0
 
 
 def run_job(cfg: Config) -> int:
     spark = _session(cfg)
-    kafka_io.ensure_topic(cfg, cfg.dead_letter_topic)
-    kafka_io.ensure_topic(cfg, cfg.status_topic, cleanup_policy="compact")  # the latest event per user is what counts
+    kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic)
+    kafka_clients.ensure_topic(cfg, cfg.status_topic, cleanup_policy="compact")  # the latest event per user is what counts
     if cfg.checkpoint_dir:
         ssc = StreamingContext.getOrCreate(cfg.checkpoint_dir, lambda: _create_context(spark, cfg))
     else:

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import kafka_io
+from . import jvm_bridge, kafka_clients
 from .config import Config
 from .enrollment import STATES, state_of
 from .records import Reason
@@ -72,7 +72,7 @@ def users_by_state(cfg: Config, now_s: Optional[float] = None) -> dict[str, int]
 # --- feeding the source ----------------------------------------------------------------------
 
 def _source(jvm: Any) -> Any:
-    return kafka_io.bridge_class(jvm, SOURCE_CLASS).get()
+    return jvm_bridge.bridge_class(jvm, SOURCE_CLASS).get()
 
 
 def start(ssc: "StreamingContext", cfg: Config) -> None:
@@ -118,7 +118,7 @@ def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:
 
 def _set_lag(source: Any, cfg: Config, quiet: bool = False) -> Optional[int]:
     """The lag gauges from the broker; they keep their last value while it does not answer."""
-    lags = kafka_io.consumer_lag_or_none(cfg, quiet)
+    lags = kafka_clients.consumer_lag_or_none(cfg, quiet)
     if lags is None:
         return None
     for p in lags:

@@ -68,7 +68,7 @@ def check_kafka(cfg: Config, timeout_s: float = 15.0) -> None:
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
 
-    from .kafka_io import _client_settings
+    from .kafka_settings import client_settings
 
     deadline = time.monotonic() + timeout_s
     servers = [s for s in cfg.bootstrap_servers.split(",") if s.strip()]
@@ -91,7 +91,7 @@ def check_kafka(cfg: Config, timeout_s: float = 15.0) -> None:
     kafka_log.propagate = False  # its retries would print many lines; we print one
     try:
         budget_ms = int(max(1.0, deadline - time.monotonic()) * 1000)
-        admin = KafkaAdminClient(**_client_settings(cfg), bootstrap_timeout_ms=budget_ms,
+        admin = KafkaAdminClient(**client_settings(cfg), bootstrap_timeout_ms=budget_ms,
                                  request_timeout_ms=max(1000, budget_ms))
         try:
             admin.describe_cluster()

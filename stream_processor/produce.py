@@ -131,10 +131,10 @@ class Progress:
 
 def send_all(messages: Iterator[Outgoing] | list[Outgoing], cfg: Config, rate: float, partitions: int,
              quiet: bool = False, total: Optional[int] = None) -> int:
-    from . import kafka_io
+    from . import kafka_clients
 
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=partitions)
-    producer = kafka_io.make_producer(cfg)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=partitions)
+    producer = kafka_clients.make_producer(cfg)
     progress = Progress(len(messages) if isinstance(messages, list) else total, quiet)
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()

@@ -1,4 +1,4 @@
-"""The record types that flow through the job: source records in, manifest rows out.
+"""The record types that flow through the job: messages in, manifest rows out.
 
 Errors at the record level are values: every input ends as exactly one ManifestRow,
 accepted or rejected with a reason from the closed set below.
@@ -50,15 +50,21 @@ REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
-class SourceRecord:
-    """One input message and where it came from: a Kafka record, or a line of a replay file."""
+class Message:
+    """One input message as the SQL step (messages_sql.py) leaves it: where it came from, its
+    fields, or the reason it was rejected there, and its raw key and value (for the dead letters)."""
 
-    topic: str
+    topic: str  # a Kafka topic, or a replay file's name
     partition: int
-    offset: int
-    timestamp: Optional[int]  # Kafka record timestamp, ms since epoch; None for replay
-    key: Optional[bytes]
-    value: Optional[bytes]
+    offset: int  # a Kafka offset, or a replay file's 0-based line number
+    time_ms: Optional[int]  # the Kafka record's timestamp, ms since the epoch; None for replay
+    username: Optional[str]  # as received (a JSON string), else None
+    timestamp: Optional[str]  # as given; a non-string as its JSON text
+    image: Optional[bytes]  # the decoded imageData, when `reason` is None
+    reason: Optional[Reason] = None
+    detail: str = ""
+    key: Optional[bytes] = None
+    value: Optional[bytes] = None
 
     @property
     def coordinates(self) -> tuple[str, int, int]:
@@ -66,21 +72,9 @@ class SourceRecord:
 
 
 @dataclass(frozen=True)
-class Frame:
-    """A message that parsed: a safe username, the raw (still encoded) image bytes."""
-
-    username: str  # NFKC-normalised, allowlisted: the output folder's name
-    received_username: str  # as received, for the manifest
-    timestamp: Optional[str]
-    image: bytes
-
-
-@dataclass(frozen=True)
 class Rejection:
     reason: Reason
     detail: str = ""
-    username: Optional[str] = None  # as received, when the message got that far
-    timestamp: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import Config
 from .enrollment import UserStatus
-from .parse import normalize_username
+from .usernames import normalize_username
 from .state import StateDir
 from .storage import atomic_write, fsync_dir, is_crop, user_dir
 

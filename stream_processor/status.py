@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from . import kafka_io, manifest, metrics
+from . import kafka_clients, manifest, metrics
 from .batch import BatchSummary
 from .config import Config
 from .records import Reason
@@ -40,7 +40,7 @@ def dead_letters_by_reason(state: StateDir) -> dict[str, int]:
 def status(cfg: Config) -> int:
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # its retries would bury the one line below
     try:
-        lags = kafka_io.consumer_lag(cfg, timeout_ms=BROKER_TIMEOUT_MS)
+        lags = kafka_clients.consumer_lag(cfg, timeout_ms=BROKER_TIMEOUT_MS)
     except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
         detail = (str(exc).strip().splitlines() or [""])[0]
         if not detail.startswith(type(exc).__name__):

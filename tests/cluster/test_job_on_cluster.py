@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from stream_processor import kafka_io
+from stream_processor import kafka_clients
 from stream_processor.config import Config
 from stream_processor.produce import Outgoing, send_all
 from stream_processor.records import Reason
@@ -104,4 +104,4 @@ def test_job_on_two_workers(cluster, kafka_broker, tmp_path):
 
     assert len(seen) == 2, seen  # one executor per worker, both ran tasks
     assert len({host for host, _ in seen.values()}) == 2 and all(tasks > 0 for _, tasks in seen.values())
-    assert kafka_io.consumer_lag(cfg)[0].lag == 0
+    assert kafka_clients.consumer_lag(cfg)[0].lag == 0

@@ -23,7 +23,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from stream_processor import kafka_io
+from stream_processor import kafka_clients
 from stream_processor.config import Config
 from stream_processor.samples import encode, make_frame, message
 from tests.support.output import state_of
@@ -85,7 +85,7 @@ def publish(bootstrap: str, messages: Sequence[Message], topic: str = TOPIC) -> 
     from tests.support.streaming import produce
 
     cfg = Config(bootstrap_servers=bootstrap, topic=topic)
-    assert kafka_io.ensure_topic(cfg, topic, partitions=PARTITIONS), f"topic {topic} already exists"
+    assert kafka_clients.ensure_topic(cfg, topic, partitions=PARTITIONS), f"topic {topic} already exists"
     metas = produce(cfg, topic, [(m.partition, None, m.value) for m in messages], [m.time_ms for m in messages])
     coords = {(meta.topic, meta.partition, meta.offset): m for meta, m in zip(metas, messages)}
     expected = {}
@@ -330,4 +330,4 @@ class JobProcess:
 
 def committed_total(bootstrap: str, group: str, topic: str = TOPIC) -> dict[int, int]:
     cfg = Config(bootstrap_servers=bootstrap, topic=topic, group_id=group)
-    return {p: o for (t, p), o in kafka_io.committed_offsets(cfg).items() if t == topic}
+    return {p: o for (t, p), o in kafka_clients.committed_offsets(cfg).items() if t == topic}

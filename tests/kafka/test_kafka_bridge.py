@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from stream_processor import kafka_io
+from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import MIB, Config
 from stream_processor.records import SourceRecord
 from tests.support.streaming import StreamRun, produce, wait_for_commit
@@ -24,14 +24,14 @@ def fresh_cfg(broker, **changes) -> Config:
 
 @pytest.fixture(scope="module")
 def kafka_spark(spark):
-    kafka_io.jar_paths()  # a clear "run make setup" when jars/ is empty
+    jvm_bridge.jar_paths()  # a clear "run make setup" when jars/ is empty
     return spark
 
 
 def test_every_record_arrives_once_with_its_coordinates(kafka_broker, kafka_spark):
     cfg = fresh_cfg(kafka_broker)
-    assert kafka_io.ensure_topic(cfg, cfg.topic, partitions=3)
-    assert not kafka_io.ensure_topic(cfg, cfg.topic, partitions=3)
+    assert kafka_clients.ensure_topic(cfg, cfg.topic, partitions=3)
+    assert not kafka_clients.ensure_topic(cfg, cfg.topic, partitions=3)
 
     def wave(start: int, n: int):
         return [(i % 3, None if i % 4 == 0 else f"key-{i}".encode(),
@@ -69,21 +69,21 @@ def test_every_record_arrives_once_with_its_coordinates(kafka_broker, kafka_spar
 
 def test_commits_resume_and_uncommitted_batches_are_read_again(kafka_broker, kafka_spark):
     cfg = fresh_cfg(kafka_broker)
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=2)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=2)
     produce(cfg, cfg.topic, [(i % 2, None, f"a{i}".encode()) for i in range(10)])
 
     with StreamRun(kafka_spark, cfg, commit=True) as first:
         first.wait_for_records(10)
         wait_for_commit(cfg, {(cfg.topic, 0): 5, (cfg.topic, 1): 5})
     assert sorted(r[5] for r in first.records) == sorted(f"a{i}".encode() for i in range(10))
-    assert [lag.lag for lag in kafka_io.consumer_lag(cfg)] == [0, 0]
+    assert [lag.lag for lag in kafka_clients.consumer_lag(cfg)] == [0, 0]
 
     produce(cfg, cfg.topic, [(i % 2, None, f"b{i}".encode()) for i in range(6)])
-    assert [lag.lag for lag in kafka_io.consumer_lag(cfg)] == [3, 3]
+    assert [lag.lag for lag in kafka_clients.consumer_lag(cfg)] == [3, 3]
     with StreamRun(kafka_spark, cfg, commit=False) as failing:  # output "fails": never commits
         failing.wait_for_records(6)
     assert sorted((r[1], r[2]) for r in failing.records) == [(p, o) for p in (0, 1) for o in (5, 6, 7)]
-    assert kafka_io.committed_offsets(cfg) == {(cfg.topic, 0): 5, (cfg.topic, 1): 5}
+    assert kafka_clients.committed_offsets(cfg) == {(cfg.topic, 0): 5, (cfg.topic, 1): 5}
 
     with StreamRun(kafka_spark, cfg, commit=True) as retry:
         retry.wait_for_records(6)
@@ -108,7 +108,7 @@ def kafka_io_cfg(cfg: Config, starting_offsets: str) -> Config:
 
 def test_a_5_mib_message_round_trips(kafka_broker, kafka_spark):
     cfg = fresh_cfg(kafka_broker)
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=1)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=1)
     big = os.urandom(5 * MIB)
     produce(cfg, cfg.topic, [(0, b"big", big), (0, b"small", b"x")])
 
@@ -123,7 +123,7 @@ def test_a_5_mib_message_round_trips(kafka_broker, kafka_spark):
 
 def test_max_rate_per_partition_bounds_each_batch(kafka_broker, kafka_spark):
     cfg = fresh_cfg(kafka_broker, max_rate_per_partition=20, backpressure=False)
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=2)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=2)
     produce(cfg, cfg.topic, [(i % 2, None, b"%d" % i) for i in range(60)])
     with StreamRun(kafka_spark, cfg, batch_s=0.5) as run:
         run.wait_for_records(60)

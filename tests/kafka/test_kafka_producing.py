@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from stream_processor import kafka_io
+from stream_processor import kafka_clients, kafka_dead_letters, kafka_settings
 from stream_processor.config import MIB, Config
 from stream_processor.records import Reason, SourceRecord
 from tests.support.streaming import read_topic
@@ -18,9 +18,9 @@ def test_dead_letters_keep_the_value_and_name_reason_and_source(kafka_broker):
     name = f"t-{uuid.uuid4().hex[:8]}"
     cfg = Config(bootstrap_servers=kafka_broker.bootstrap, topic=name, max_message_bytes=1 * MIB)
     assert cfg.dead_letter_topic == f"{name}.dlq"
-    kafka_io.ensure_topic(cfg, cfg.dead_letter_topic, partitions=1)
+    kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic, partitions=1)
     too_large = b"{" + b"x" * MIB
-    with kafka_io.KafkaDeadLetterSink(cfg) as sink:
+    with kafka_dead_letters.KafkaDeadLetterSink(cfg) as sink:
         sink.add(SourceRecord(name, 1, 42, 123, b"key", b"\xffnot json"), Reason.INVALID_JSON, "Expecting value")
         sink.add(SourceRecord(name, 0, 7, None, None, too_large), Reason.MESSAGE_TOO_LARGE, "1048578 bytes")
         assert sink.flush() == 2
@@ -45,9 +45,9 @@ def test_a_failed_dead_letter_fails_flush(kafka_broker):
                             wait_for_metadata=True)
     finally:
         admin.close()
-    sink = kafka_io.KafkaDeadLetterSink(cfg)
+    sink = kafka_dead_letters.KafkaDeadLetterSink(cfg)
     sink.add(SourceRecord(name, 0, 1, None, None, b"y" * 5000), Reason.CORRUPT_IMAGE)
-    with pytest.raises(kafka_io.DeadLetterError, match="1 of 1"):
+    with pytest.raises(kafka_dead_letters.DeadLetterError, match="1 of 1"):
         sink.flush()
     assert sink.flush() == 0, "a failed batch of dead letters is reported once"
 
@@ -58,12 +58,12 @@ def test_topic_sizing_and_consumer_lag(kafka_broker):
 
     name = f"t-{uuid.uuid4().hex[:8]}"
     cfg = Config(bootstrap_servers=kafka_broker.bootstrap, topic=name, group_id=f"{name}-group")
-    assert kafka_io.ensure_topic(cfg, name, partitions=2)
+    assert kafka_clients.ensure_topic(cfg, name, partitions=2)
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap)
     try:
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, name)])
     finally:
         admin.close()
-    assert str(cfg.max_message_bytes + kafka_io.HEADROOM_BYTES) in repr(configs)
-    assert [(lag.partition, lag.committed, lag.end, lag.lag) for lag in kafka_io.consumer_lag(cfg)] == \
+    assert str(cfg.max_message_bytes + kafka_settings.HEADROOM_BYTES) in repr(configs)
+    assert [(lag.partition, lag.committed, lag.end, lag.lag) for lag in kafka_clients.consumer_lag(cfg)] == \
         [(0, None, 0, None), (1, None, 0, None)]

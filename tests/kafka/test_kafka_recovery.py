@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from stream_processor import kafka_io
+from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import Config
 from tests.support.streaming import produce, wait_for_commit
 
@@ -27,7 +27,7 @@ def batch_writer(out_dir: str, stream_id: int):
         with open(path + ".tmp", "w") as f:
             json.dump(coordinates, f)
         os.replace(path + ".tmp", path)
-        kafka_io.commit_offsets(stream_id, rdd)
+        jvm_bridge.commit_offsets(stream_id, rdd)
 
     return write
 
@@ -52,10 +52,10 @@ def wait_until(condition, timeout_s: float, what: str) -> None:
 def test_recovery_from_checkpoint_keeps_reading_and_committing(kafka_broker, spark, tmp_path):
     from pyspark.streaming import StreamingContext
 
-    kafka_io.jar_paths()
+    jvm_bridge.jar_paths()
     name = f"t-{uuid.uuid4().hex[:8]}"
     cfg = Config(bootstrap_servers=kafka_broker.bootstrap, topic=name, group_id=f"{name}-group")
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=2)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=2)
     out_dir, checkpoint = tmp_path / "out", str(tmp_path / "checkpoint")
     out_dir.mkdir()
     setups = []
@@ -63,7 +63,7 @@ def test_recovery_from_checkpoint_keeps_reading_and_committing(kafka_broker, spa
     def setup():
         setups.append(1)
         ssc = StreamingContext(spark.sparkContext, 0.5)
-        stream = kafka_io.create_direct_stream(ssc, cfg)
+        stream = jvm_bridge.create_direct_stream(ssc, cfg)
         stream.dstream.foreachRDD(batch_writer(str(out_dir), stream.stream_id))
         return ssc
 

@@ -1,4 +1,4 @@
-"""kafka_io.source_records: what the job hands the batch function. A batch with a Kafka partition
+"""jvm_bridge.source_records: what the job hands the batch function. A batch with a Kafka partition
 for every core comes as the bridge's pickled tuples, as they are; one with fewer partitions is
 spread over the cores in the JVM (KafkaBridge.pickledRepartition), every record once, unchanged."""
 
@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from stream_processor import kafka_io
+from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import Config
 from tests.support.streaming import StreamRun, produce
 
@@ -23,16 +23,16 @@ def fresh_cfg(broker) -> Config:
 
 @pytest.mark.parametrize("partitions", [1, 3])
 def test_source_records_spread_over_the_cores_unchanged(kafka_broker, spark, partitions):
-    kafka_io.jar_paths()
+    jvm_bridge.jar_paths()
     cfg = fresh_cfg(kafka_broker)
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=partitions)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=partitions)
     sent = [(i % partitions, None if i % 3 == 0 else f"k{i}".encode(),
              None if i % 3 and i % 5 == 0 else os.urandom(1000 + i)) for i in range(40)]
     metas = produce(cfg, cfg.topic, sent)
     slots = spark.sparkContext.defaultParallelism
 
     def spread(rdd):
-        records = kafka_io.source_records(spark, rdd)
+        records = jvm_bridge.source_records(spark, rdd)
         sizes = records.glom().map(len).collect()
         if rdd.getNumPartitions() < slots:
             assert len(sizes) == slots

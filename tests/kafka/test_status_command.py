@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka import errors as Errors
 from kafka.structs import OffsetAndMetadata
 
-from stream_processor import kafka_io, manifest
+from stream_processor import kafka_clients, manifest
 from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
 from stream_processor.enrollment import UserStatus
@@ -42,7 +42,7 @@ def commit(cfg: Config, offsets: dict) -> None:
     try:
         deadline = time.monotonic() + 60
         while True:
-            errors = kafka_io._retry(lambda: admin.alter_group_offsets(cfg.group_id, offsets))
+            errors = kafka_clients._retry(lambda: admin.alter_group_offsets(cfg.group_id, offsets))
             failed = {tp: e for tp, e in errors.items() if e is not Errors.NoError}
             if not failed:
                 return
@@ -58,8 +58,8 @@ def job_state(kafka_broker, tmp_path):
     partition 0 only, and a state location as the job leaves it."""
     topic = f"status-{uuid.uuid4().hex[:8]}"  # each test its own topic and group on the shared broker
     cfg = Config(bootstrap_servers=kafka_broker.bootstrap, topic=topic, group_id=topic, output_dir=str(tmp_path / "out"))
-    kafka_io.ensure_topic(cfg, cfg.topic, partitions=2)
-    producer = kafka_io.make_producer(cfg)
+    kafka_clients.ensure_topic(cfg, cfg.topic, partitions=2)
+    producer = kafka_clients.make_producer(cfg)
     for partition, n in ((0, 5), (1, 3)):
         for i in range(n):
             producer.send(cfg.topic, value=b"x" * (i + 1), partition=partition)

@@ -9,7 +9,8 @@ from pyspark.streaming import StreamingContext
 from pathlib import Path
 
 from stream_processor import manifest
-from stream_processor.batch import process_batch, source_frame
+from stream_processor.batch import process_batch
+from tests.support.batches import source_frame
 from stream_processor.config import Config
 from stream_processor.dead_letters import FileDeadLetterSink
 from stream_processor.samples import encode, make_frame, message

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stream_processor.batch import process_batch, source_frame
+from stream_processor.batch import process_batch
+from tests.support.batches import source_frame
 from stream_processor.config import Config
 from stream_processor.core import analyze
 from stream_processor.dead_letters import FileDeadLetterSink

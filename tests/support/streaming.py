@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
-from stream_processor import kafka_io
+from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import Config
 
 
@@ -18,7 +18,7 @@ BACKLOG_S = 240  # at most this long for the batches formed before a wait to be 
 @dataclass
 class Batch:
     time: datetime  # the batch time: when Spark read the offsets it covers
-    ranges: list[kafka_io.OffsetRange]
+    ranges: list[jvm_bridge.OffsetRange]
     records: list[Any]
     rows: Optional[list[tuple]] = None  # source_dataframe(...) rows, when asked for
 
@@ -42,18 +42,18 @@ class StreamRun:
         from pyspark.streaming import StreamingContext
 
         self.ssc = StreamingContext(self.spark.sparkContext, self.batch_s)
-        stream = kafka_io.create_direct_stream(self.ssc, self.cfg)
+        stream = jvm_bridge.create_direct_stream(self.ssc, self.cfg)
         self.stream_id = stream.stream_id
 
         def on_batch(batch_time: datetime, rdd: Any) -> None:
             try:
                 records = self.collect(rdd)
-                ranges = kafka_io.offset_ranges(rdd)
+                ranges = jvm_bridge.offset_ranges(rdd)
                 rows = None
                 if self.dataframe:
-                    rows = [tuple(r) for r in kafka_io.source_dataframe(self.spark, rdd).collect()]
+                    rows = [tuple(r) for r in jvm_bridge.source_dataframe(self.spark, rdd).collect()]
                 if self.commit:
-                    kafka_io.commit_offsets(self.stream_id, rdd)
+                    jvm_bridge.commit_offsets(self.stream_id, rdd)
                 self.batches.append(Batch(batch_time, ranges, records, rows))
             except Exception:  # noqa: BLE001 - reported by wait_for, in the test's thread
                 self.errors.append(traceback.format_exc())
@@ -95,7 +95,7 @@ def produce(cfg: Config, topic: str, messages: Sequence[tuple[Optional[int], Opt
             timestamps_ms: Optional[Sequence[int]] = None) -> list[Any]:
     """Sends (partition, key, value) messages (with these record timestamps, else now) and
     returns their RecordMetadata, in order."""
-    producer = kafka_io.make_producer(cfg)
+    producer = kafka_clients.make_producer(cfg)
     stamps = list(timestamps_ms) if timestamps_ms is not None else [None] * len(messages)
     try:
         futures = [producer.send(topic, value=value, key=key, partition=partition, timestamp_ms=stamp)
@@ -111,7 +111,7 @@ def wait_for_commit(cfg: Config, expected: dict[tuple[str, int], int], timeout_s
     the stream's next batch)."""
     deadline = time.monotonic() + timeout_s
     while True:
-        committed = kafka_io.committed_offsets(cfg)
+        committed = kafka_clients.committed_offsets(cfg)
         if all(committed.get(tp) == offset for tp, offset in expected.items()):
             return
         if time.monotonic() > deadline:

@@ -1,6 +1,5 @@
 package streamprocessor.bridge;
 
-import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -8,10 +7,8 @@ import java.util.Collection;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Set;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -21,7 +18,6 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.spark.api.java.JavaRDD;
-import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -30,7 +26,6 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.streaming.StreamingContext;
-import org.apache.spark.streaming.api.java.JavaDStream;
 import org.apache.spark.streaming.api.java.JavaInputDStream;
 import org.apache.spark.streaming.api.java.JavaStreamingContext;
 import org.apache.spark.streaming.dstream.InputDStream;
@@ -49,32 +44,34 @@ import org.slf4j.LoggerFactory;
 /**
  * The Python face of spark-streaming-kafka-0-10, which has a Java/Scala API only.
  *
- * <p>Everything here is called through Py4J by {@code stream_processor/kafka_io.py}: only
- * strings, numbers, lists, maps and Spark's own Java objects cross. Records reach Python as
- * pickled lists of plain tuples {@code (topic, partition, offset, timestamp, key, value)}.
+ * <p>Everything here is called through Py4J by {@code stream_processor/jvm_bridge.py}: only
+ * strings, numbers, lists, maps and Spark's own Java objects cross. Records never reach Python
+ * as such: a batch becomes a DataFrame here ({@link #sourceDataFrame}), and Spark SQL and
+ * mapInArrow take it from there ({@link TextLines} reads a replay file into the same shape).
  */
 public final class KafkaBridge {
   private static final Logger LOG = LoggerFactory.getLogger(KafkaBridge.class);
 
-  /** Columns of {@link #sourceDataFrame}: the same fields as the Python tuples. */
+  /** Columns of {@link #sourceDataFrame} and {@link TextLines#read}: a batch's records. */
   public static final StructType SOURCE_SCHEMA = new StructType()
       .add("topic", DataTypes.StringType, false)
       .add("partition", DataTypes.IntegerType, false)
       .add("offset", DataTypes.LongType, false)
-      .add("timestamp", DataTypes.LongType, false)
+      .add("timestamp", DataTypes.LongType, true)
       .add("key", DataTypes.BinaryType, true)
       .add("value", DataTypes.BinaryType, true);
 
   private KafkaBridge() {}
 
-  /** A created direct stream: the input stream (commits, id) and the Python-facing stream. */
+  /**
+   * A created direct stream. Python wraps {@link #input} as its DStream: its RDDs are handles,
+   * passed back here for the batch's DataFrame, offsets and commit, never read in Python.
+   */
   public static final class Stream {
     private final JavaInputDStream<ConsumerRecord<byte[], byte[]>> input;
-    private final JavaDStream<byte[]> pickled;
 
-    Stream(JavaInputDStream<ConsumerRecord<byte[], byte[]>> input, JavaDStream<byte[]> pickled) {
+    Stream(JavaInputDStream<ConsumerRecord<byte[], byte[]>> input) {
       this.input = input;
-      this.pickled = pickled;
     }
 
     /** The input stream's id: stable across checkpoint recovery, so Python finds it by id. */
@@ -84,11 +81,6 @@ public final class KafkaBridge {
 
     public JavaInputDStream<ConsumerRecord<byte[], byte[]>> input() {
       return input;
-    }
-
-    /** Each element is a pickled Python list of record tuples. */
-    public JavaDStream<byte[]> pickled() {
-      return pickled;
     }
   }
 
@@ -130,7 +122,7 @@ public final class KafkaBridge {
     JavaInputDStream<ConsumerRecord<byte[], byte[]>> input = maxRatePerPartition > 0
         ? KafkaUtils.createDirectStream(jssc, location, strategy, new FixedRate(maxRatePerPartition))
         : KafkaUtils.createDirectStream(jssc, location, strategy);
-    return new Stream(input, input.mapPartitions(new PickleBatches()));
+    return new Stream(input);
   }
 
   /**
@@ -183,14 +175,21 @@ public final class KafkaBridge {
   }
 
   /**
-   * Queues the batch's offsets for commit to the consumer group. The input stream sends them
-   * with its next poll (the next batch), so the last batch before a stop is read again.
+   * Queues offset ranges (in {@link #offsetRanges}'s format) for commit to the consumer group.
+   * The input stream sends them with its next poll (the next batch), so the last batch before
+   * a stop is read again.
    *
    * @return the number of offset ranges queued
    */
-  public static int commit(int streamId, Object rdd) {
-    OffsetRange[] ranges = ((HasOffsetRanges) kafkaRdd(rdd)).offsetRanges();
-    inputStream(streamId).commitAsync(ranges, (committed, error) -> {
+  public static int commit(int streamId, String ranges) {
+    List<OffsetRange> parsed = new ArrayList<>();
+    for (String line : ranges.split("\n")) {
+      if (!line.isEmpty()) {
+        String[] f = line.split("\t");
+        parsed.add(OffsetRange.create(f[0], Integer.parseInt(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])));
+      }
+    }
+    inputStream(streamId).commitAsync(parsed.toArray(new OffsetRange[0]), (committed, error) -> {
       if (error != null) {
         LOG.warn("offset commit of stream {} failed (the batch will be read again): {}",
             streamId, error.toString());
@@ -198,7 +197,7 @@ public final class KafkaBridge {
         LOG.debug("committed offsets of stream {}: {}", streamId, committed);
       }
     });
-    return ranges.length;
+    return parsed.size();
   }
 
   /** The batch as a DataFrame built in the JVM (columns: {@link #SOURCE_SCHEMA}). */
@@ -208,19 +207,6 @@ public final class KafkaBridge {
     JavaRDD<Row> rows = records.toJavaRDD().map(r -> RowFactory.create(
         r.topic(), r.partition(), r.offset(), r.timestamp(), r.key(), r.value()));
     return spark.createDataFrame(rows, SOURCE_SCHEMA);
-  }
-
-  /**
-   * The batch's records spread over {@code partitions} partitions in the JVM, for a batch with
-   * fewer Kafka partitions than cores: each record is pickled on its own, as a one-record list
-   * ({@code ConsumerRecord} is not serializable), then the pickles are shuffled. Python reads the
-   * result as it reads {@link Stream#pickled}: no per-value String round trip through Spark's
-   * Pyrolite pickler, as a DataFrame's {@code .rdd} would take.
-   */
-  public static JavaRDD<byte[]> pickledRepartition(Object rdd, int partitions) {
-    @SuppressWarnings("unchecked")
-    RDD<ConsumerRecord<byte[], byte[]>> records = (RDD<ConsumerRecord<byte[], byte[]>>) kafkaRdd(rdd);
-    return records.toJavaRDD().map(r -> TuplePickle.dumps(List.of(r))).repartition(partitions);
   }
 
   /** The active context's input stream with this id, as the object that can commit. */
@@ -287,39 +273,6 @@ public final class KafkaBridge {
     @Override
     public long maxRatePerPartition(TopicPartition topicPartition) {
       return rate;
-    }
-  }
-
-  /** Turns a partition's records into pickled lists of tuples, a few MiB or records at a time. */
-  static final class PickleBatches
-      implements FlatMapFunction<Iterator<ConsumerRecord<byte[], byte[]>>, byte[]>, Serializable {
-    private static final long serialVersionUID = 1L;
-    static final int MAX_RECORDS = 1024;
-    static final long MAX_BYTES = 4L << 20;
-
-    @Override
-    public Iterator<byte[]> call(Iterator<ConsumerRecord<byte[], byte[]>> records) {
-      return new Iterator<byte[]>() {
-        @Override
-        public boolean hasNext() {
-          return records.hasNext();
-        }
-
-        @Override
-        public byte[] next() {
-          if (!records.hasNext()) {
-            throw new NoSuchElementException();
-          }
-          List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>();
-          long bytes = 0;
-          while (records.hasNext() && batch.size() < MAX_RECORDS && bytes < MAX_BYTES) {
-            ConsumerRecord<byte[], byte[]> r = records.next();
-            batch.add(r);
-            bytes += TuplePickle.size(r);
-          }
-          return TuplePickle.dumps(batch);
-        }
-      };
     }
   }
 }

@@ -1,0 +1,275 @@
+package streamprocessor.bridge;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+
+/**
+ * The SQL function {@code read_message(value)}: a message's raw bytes, read in one pass, as typed
+ * fields. {@code stream_processor/messages_sql.py} calls it and turns its result into a rejection
+ * reason or the message's columns; the contract's rules live there, this only reads.
+ *
+ * <p>Strict where Spark's JSON reader is lenient: UTF-8 only (no byte order mark, no UTF-16/32
+ * guess), one JSON value and nothing after it, no duplicate keys, no NaN, a number is not a
+ * string; base64 as Python's {@code base64.b64decode(validate=True)} takes it.
+ */
+public final class MessageReader implements UDF1<byte[], Row> {
+  private static final long serialVersionUID = 1L;
+  public static final String NAME = "read_message";
+
+  /** {@code error}: why the value is not one JSON value in UTF-8, else null. The {@code *_type}
+   * fields are JSON types (object, array, string, number, boolean, null), null when absent. */
+  public static final StructType RESULT = new StructType()
+      .add("error", DataTypes.StringType)
+      .add("type", DataTypes.StringType)
+      .add("username", DataTypes.StringType)
+      .add("username_type", DataTypes.StringType)
+      .add("image", DataTypes.BinaryType)
+      .add("image_type", DataTypes.StringType)
+      .add("image_error", DataTypes.StringType)
+      .add("timestamp", DataTypes.StringType);
+
+  static final int MAX_TIMESTAMP_CHARS = 200;
+  private static final int MAX_DETAIL_CHARS = 200;
+  private static final JsonFactory JSON = JsonFactory.builder()
+      .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+      .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
+      // Python's json (the contract's reference) reads these; keep to its bounds, not Jackson's.
+      .streamReadConstraints(StreamReadConstraints.builder()
+          .maxStringLength(Integer.MAX_VALUE).maxNameLength(Integer.MAX_VALUE)
+          .maxNumberLength(4300).maxNestingDepth(990).build())
+      .build();
+  private static final byte[] BASE64 = new byte[128];
+
+  static {
+    Arrays.fill(BASE64, (byte) -1);
+    String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < alphabet.length(); i++) {
+      BASE64[alphabet.charAt(i)] = (byte) i;
+    }
+  }
+
+  /** Registers {@link #NAME} in the session (sessions do not share functions). Non-deterministic
+   * only to the optimizer: it must not copy the call into each place that reads a field. */
+  public static void register(SparkSession spark) {
+    spark.udf().register(NAME, functions.udf(new MessageReader(), RESULT).asNondeterministic());
+  }
+
+  @Override
+  public Row call(byte[] value) {
+    if (value == null) {
+      return null;
+    }
+    String problem = encodingProblem(value);
+    if (problem != null) {
+      return failed(problem);
+    }
+    try (JsonParser p = JSON.createParser(value)) {
+      JsonToken root = p.nextToken();
+      if (root == null) {
+        return failed("no JSON value");
+      }
+      String username = null;
+      String usernameType = null;
+      byte[] image = null;
+      String imageType = null;
+      String imageError = null;
+      String timestamp = null;
+      if (root == JsonToken.START_OBJECT) {
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String name = p.currentName();
+          JsonToken token = p.nextToken();
+          switch (name) {
+            case "username":
+              usernameType = typeOf(token);
+              username = token == JsonToken.VALUE_STRING ? p.getText() : null;
+              break;
+            case "imageData":
+              imageType = typeOf(token);
+              if (token == JsonToken.VALUE_STRING) {
+                try {
+                  image = base64(p.getTextCharacters(), p.getTextOffset(), p.getTextLength());
+                  imageError = null;
+                } catch (IllegalArgumentException e) {
+                  image = null;
+                  imageError = e.getMessage();
+                }
+              }
+              break;
+            case "timestamp":
+              timestamp = timestampText(p, token, value);
+              break;
+            default:
+              break;
+          }
+          p.skipChildren();
+        }
+      } else {
+        p.skipChildren();
+      }
+      if (p.nextToken() != null) {
+        return failed("data after the JSON value");
+      }
+      return RowFactory.create(null, typeOf(root), username, usernameType, image, imageType, imageError, timestamp);
+    } catch (JsonProcessingException e) {
+      return failed(firstLine(e.getOriginalMessage()));
+    } catch (IOException e) {
+      return failed(firstLine(String.valueOf(e.getMessage())));
+    }
+  }
+
+  private static Row failed(String error) {
+    return RowFactory.create(error, null, null, null, null, null, null, null);
+  }
+
+  /** Not UTF-8 as Python decodes it (strict: no surrogates, no overlong forms), or bytes that
+   * make Jackson read another encoding (a NUL among the first four) or skip a byte order mark. */
+  static String encodingProblem(byte[] value) {
+    for (int i = 0; i < Math.min(4, value.length); i++) {
+      if (value[i] == 0) {
+        return "a NUL byte where JSON text must start";
+      }
+    }
+    if (value.length >= 3 && value[0] == (byte) 0xEF && value[1] == (byte) 0xBB && value[2] == (byte) 0xBF) {
+      return "a UTF-8 byte order mark";
+    }
+    for (byte b : value) {
+      if (b < 0) {  // not ASCII: check the whole value once
+        try {
+          StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(value));
+          return null;
+        } catch (CharacterCodingException e) {
+          return "not UTF-8";
+        }
+      }
+    }
+    return null;
+  }
+
+  /** A string as given; anything else as its JSON text as given (at most 200 characters); null
+   * for JSON null. */
+  private static String timestampText(JsonParser p, JsonToken token, byte[] value) throws IOException {
+    switch (token) {
+      case VALUE_NULL:
+        return null;
+      case VALUE_STRING:
+        return p.getText();
+      case START_OBJECT:
+      case START_ARRAY:
+        int start = (int) p.currentTokenLocation().getByteOffset();
+        p.skipChildren();
+        int end = (int) p.currentLocation().getByteOffset();
+        return truncate(new String(value, start, end - start, StandardCharsets.UTF_8), MAX_TIMESTAMP_CHARS);
+      default:
+        return truncate(p.getText(), MAX_TIMESTAMP_CHARS);
+    }
+  }
+
+  static String typeOf(JsonToken token) {
+    switch (token) {
+      case START_OBJECT: return "object";
+      case START_ARRAY: return "array";
+      case VALUE_STRING: return "string";
+      case VALUE_NUMBER_INT:
+      case VALUE_NUMBER_FLOAT: return "number";
+      case VALUE_TRUE:
+      case VALUE_FALSE: return "boolean";
+      default: return "null";
+    }
+  }
+
+  /**
+   * Standard base64 as {@code base64.b64decode(s, validate=True)} takes it: the alphabet only,
+   * then at most two "=": none, one or two after a whole number of quads, exactly two after 2
+   * characters of a quad, exactly one after 3; never a quad of 1, never padding alone.
+   *
+   * @throws IllegalArgumentException naming what is wrong
+   */
+  static byte[] base64(char[] text, int offset, int length) {
+    int end = offset + length;
+    int pad = 0;
+    while (end > offset && text[end - 1] == '=') {
+      end--;
+      pad++;
+    }
+    int n = end - offset;
+    if (pad > 2) {
+      throw new IllegalArgumentException("more than two padding characters");
+    }
+    if (n == 0 && pad > 0) {
+      throw new IllegalArgumentException("padding without data");
+    }
+    int rest = n % 4;
+    if (rest == 1) {
+      throw new IllegalArgumentException("number of data characters (" + n + ") cannot be 1 more than a multiple of 4");
+    }
+    if ((rest == 2 && pad != 2) || (rest == 3 && pad != 1)) {
+      throw new IllegalArgumentException("incorrect padding");
+    }
+    byte[] out = new byte[n / 4 * 3 + (rest == 0 ? 0 : rest - 1)];
+    int o = 0;
+    int i = offset;
+    for (int quads = offset + n - rest; i < quads; i += 4) {
+      int a = digit(text[i]);
+      int b = digit(text[i + 1]);
+      int c = digit(text[i + 2]);
+      int d = digit(text[i + 3]);
+      if ((a | b | c | d) < 0) {
+        throw notBase64();
+      }
+      int v = a << 18 | b << 12 | c << 6 | d;
+      out[o++] = (byte) (v >> 16);
+      out[o++] = (byte) (v >> 8);
+      out[o++] = (byte) v;
+    }
+    if (rest > 0) {
+      int a = digit(text[i]);
+      int b = digit(text[i + 1]);
+      int c = rest == 3 ? digit(text[i + 2]) : 0;
+      if ((a | b | c) < 0) {
+        throw notBase64();
+      }
+      int v = a << 18 | b << 12 | c << 6;
+      out[o++] = (byte) (v >> 16);
+      if (rest == 3) {
+        out[o] = (byte) (v >> 8);
+      }
+    }
+    return out;
+  }
+
+  private static int digit(char c) {
+    return c < 128 ? BASE64[c] : -1;
+  }
+
+  private static IllegalArgumentException notBase64() {
+    return new IllegalArgumentException("a character outside the base64 alphabet (A-Z a-z 0-9 + /, \"=\" at the end)");
+  }
+
+  private static String firstLine(String text) {
+    int newline = text.indexOf('\n');
+    return truncate(newline < 0 ? text : text.substring(0, newline), MAX_DETAIL_CHARS);
+  }
+
+  private static String truncate(String text, int max) {
+    return text.length() <= max ? text : text.substring(0, max);
+  }
+}

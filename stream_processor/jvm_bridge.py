@@ -1,0 +1,128 @@
+"""Python's side of our JVM bridge in jars/ (README, "The bridge (`jars/`)"): the jars, the Kafka
+direct stream, a batch as a DataFrame built in the JVM, offsets and commits, and replay's file
+of messages as the same kind of DataFrame.
+
+Spark's kafka-0-10 integration has a Java API only; its records stay in the JVM, where the
+batch DataFrame is built, and reach Python only through Spark SQL and mapInArrow (batch.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+from stream_processor import kafka_settings
+from stream_processor.config import Config
+
+if TYPE_CHECKING:
+    from pyspark import RDD
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.streaming import DStream, StreamingContext
+
+JARS_DIR = Path(__file__).resolve().parent.parent / "jars"
+BRIDGE_JAR = "stream-processor-bridge.jar"
+BRIDGE_CLASS = "streamprocessor.bridge.KafkaBridge"
+LINES_CLASS = "streamprocessor.bridge.TextLines"
+
+
+@dataclass(frozen=True)
+class OffsetRange:
+    topic: str
+    partition: int
+    from_offset: int
+    until_offset: int
+
+    @property
+    def count(self) -> int:
+        return self.until_offset - self.from_offset
+
+
+def jar_paths() -> list[str]:
+    """The bridge, the connector and its runtime jars, for spark.jars / --jars."""
+    jars = sorted(str(p) for p in JARS_DIR.glob("*.jar"))
+    if not any(Path(j).name == BRIDGE_JAR for j in jars) or len(jars) < 2:
+        raise FileNotFoundError(f"the Kafka bridge jars are missing in {JARS_DIR}: run `make setup` (or scripts/build-jars.sh)")
+    return jars
+
+
+@dataclass(frozen=True)
+class KafkaStream:
+    """The direct stream. Its RDDs are handles to the batch's Kafka records, which stay in the
+    JVM: pass them to `source_dataframe`, `offset_ranges` and `commit_offsets`; reading them
+    in Python fails. A foreachRDD function must capture `stream_id` (an int), never this object
+    or the DStream: checkpointing pickles the function."""
+
+    dstream: "DStream[Any]"
+    stream_id: int
+
+
+def bridge_class(jvm: Any, name: str = BRIDGE_CLASS) -> Any:
+    """A class of our bridge jar (KafkaBridge, TextLines, MessageReader, or JobMetrics for
+    stream_processor/metrics.py), found in the running JVM."""
+    from py4j.java_gateway import JavaClass
+
+    found = jvm
+    for part in name.split("."):
+        found = getattr(found, part)
+    if not isinstance(found, JavaClass):
+        raise RuntimeError(
+            f"{name} is not on the JVM's classpath: the jars must be given when the JVM "
+            "starts (spark.jars in the SparkConf before the first SparkContext, or spark-submit --jars); "
+            "run `make setup` if jars/ is empty")
+    return found
+
+
+def create_direct_stream(ssc: "StreamingContext", cfg: Config, topics: Optional[Sequence[str]] = None,
+                         location: str = "consistent") -> KafkaStream:
+    """Reads `topics` (default: cfg.topic), committing as group cfg.group_id, from
+    cfg.starting_offsets, at most cfg.max_rate_per_partition records/s per partition (if > 0).
+    `location`: "consistent" or "brokers" (LocationStrategies)."""
+    from pyspark.serializers import NoOpSerializer
+    from pyspark.streaming import DStream
+
+    stream = bridge_class(ssc._jvm).createDirectStream(
+        ssc._jssc, kafka_settings.consumer_params(cfg), list(topics or [cfg.topic]), cfg.starting_offsets, location,
+        cfg.max_rate_per_partition)
+    dstream = DStream(stream.input(), ssc, NoOpSerializer())
+    return KafkaStream(dstream=dstream, stream_id=int(stream.id()))
+
+
+def _java_rdd(rdd: "RDD[Any]") -> Any:
+    return rdd._jrdd
+
+
+def offset_ranges(rdd: "RDD[Any]") -> list[OffsetRange]:
+    """The Kafka offsets of the batch `rdd` comes from (also after narrow transformations)."""
+    text = bridge_class(rdd.ctx._jvm).offsetRanges(_java_rdd(rdd))
+    ranges = []
+    for line in text.splitlines():
+        topic, partition, start, until = line.split("\t")
+        ranges.append(OffsetRange(topic, int(partition), int(start), int(until)))
+    return ranges
+
+
+def commit_offsets(stream_id: int, rdd: "RDD[Any]", ranges: list[OffsetRange]) -> None:
+    """Queues `ranges` (the batch's, from `offset_ranges(rdd)`) for commit to the group; call it
+    in foreachRDD once the batch's output is durable. The stream sends the commit with its next
+    batch, so the last batch before a stop is read again after a restart. Works after
+    checkpoint recovery: the stream is found by id in the active StreamingContext."""
+    text = "".join(f"{r.topic}\t{r.partition}\t{r.from_offset}\t{r.until_offset}\n" for r in ranges)
+    bridge_class(rdd.ctx._jvm).commit(int(stream_id), text)
+
+
+def source_dataframe(spark: "SparkSession", rdd: "RDD[Any]") -> "DataFrame":
+    """The batch as a DataFrame built inside the JVM from the Kafka RDD, no Python round trip:
+    topic string, partition int, offset long, timestamp long (ms), key binary, value binary."""
+    from pyspark.sql import DataFrame
+
+    return DataFrame(bridge_class(rdd.ctx._jvm).sourceDataFrame(spark._jsparkSession, _java_rdd(rdd)), spark)
+
+
+def text_lines(spark: "SparkSession", path: str, topic: str) -> "DataFrame":
+    """A file of messages as a batch DataFrame, read in splits by the executors: each line's raw
+    bytes as value (a line ends at "\\n" alone; a "\\r" before it is dropped), its 0-based
+    number as offset, `topic` as topic, partition 0, no timestamp or key."""
+    from pyspark.sql import DataFrame
+
+    return DataFrame(bridge_class(spark._jvm, LINES_CLASS).read(spark._jsparkSession, path, topic), spark)

@@ -1,0 +1,56 @@
+"""The message contract as Spark SQL: the batch's raw records -> typed columns, or the reason why not.
+
+Input: the batch DataFrame (topic, partition, offset, timestamp, key, value). Output: the
+columns of `records.Message`: `username` as received, `timestamp` as given, `image` (the
+decoded base64), or `reason`/`detail` for a message rejected here (invalid_json,
+message_too_large, missing_field, invalid_base64), plus the raw `key` and `value` for the dead
+letters. Username normalisation and the image checks follow in Python (core.analyze).
+
+Spark's JSON reader is lenient where the contract is strict (duplicate keys, a number where a
+string is required, bytes that are not UTF-8, data after the value), so the value is read by our
+SQL function `read_message` (jars/src/.../MessageReader.java: one strict pass with Jackson's
+streaming parser, base64 decoded as Python's `b64decode(validate=True)` takes it); the rules
+(size, types, presence, which reason wins) are the CASE below.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame, SparkSession
+
+from .jvm_bridge import bridge_class
+
+READER_CLASS = "streamprocessor.bridge.MessageReader"
+
+# {batch} and {max_bytes} are filled by spark.sql's own arguments. The reasons' order is the
+# contract's: size, then JSON, then presence and type, then base64 (README, "Output").
+QUERY = """
+SELECT topic, partition, offset, time_ms, username, timestamp,
+       CASE WHEN rejection IS NULL THEN m.image END AS image,
+       rejection.reason AS reason, coalesce(rejection.detail, '') AS detail, key, value
+FROM (
+  SELECT *, m.username AS username, m.timestamp AS timestamp,
+    CASE
+      WHEN value IS NULL THEN named_struct('reason', 'invalid_json', 'detail', 'empty (tombstone) message')
+      WHEN value_bytes > {max_bytes} THEN named_struct(
+        'reason', 'message_too_large', 'detail', concat(value_bytes, ' bytes > ', {max_bytes}))
+      WHEN m.error IS NOT NULL THEN named_struct('reason', 'invalid_json', 'detail', m.error)
+      WHEN m.type <> 'object' THEN named_struct('reason', 'invalid_json', 'detail', concat('a JSON ', m.type, ', not an object'))
+      WHEN coalesce(m.username_type, '') <> 'string' THEN named_struct(
+        'reason', 'missing_field', 'detail', concat('username is ', coalesce('a JSON ' || m.username_type, 'absent')))
+      WHEN coalesce(m.image_type, '') <> 'string' THEN named_struct(
+        'reason', 'missing_field', 'detail', concat('imageData is ', coalesce('a JSON ' || m.image_type, 'absent')))
+      WHEN m.image_error IS NOT NULL THEN named_struct('reason', 'invalid_base64', 'detail', m.image_error)
+    END AS rejection
+  FROM (
+    SELECT topic, partition, offset, timestamp AS time_ms, key, value, octet_length(value) AS value_bytes,
+           CASE WHEN octet_length(value) <= {max_bytes} THEN read_message(value) END AS m
+    FROM {batch}
+  )
+)
+"""
+
+
+def parse_messages(spark: SparkSession, batch: DataFrame, max_message_bytes: int) -> DataFrame:
+    """`batch`: the batch's records (topic, partition, offset, timestamp, key, value)."""
+    bridge_class(spark._jvm, READER_CLASS).register(spark._jsparkSession)
+    return spark.sql(QUERY, batch=batch, max_bytes=int(max_message_bytes))
