@@ -130,18 +130,30 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[i:i + size]
 
 
+def python_message(offset: int, value: bytes) -> Any:
+    """A well-formed message parsed in Python (json, base64, the username's allowlist): the
+    limit's stand-in for the job's SQL step (stream_processor/messages_sql.py), which checks more."""
+    import base64
+
+    from stream_processor.records import Message
+
+    doc = json.loads(value)
+    return Message(TOPIC_LABEL, 0, offset, None, doc["username"], doc.get("timestamp"),
+                   base64.b64decode(doc["imageData"], validate=True), value=value)
+
+
 def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
-    """What an executor does with a batch, minus Spark: analyze every frame, then write in
-    user/source order (as after the shuffle by user), a fresh writer per chunk."""
+    """What an executor does with a batch, minus Spark: parse and analyze every frame, then write
+    in user/source order (as after the shuffle by user), a fresh writer per chunk."""
     from dataclasses import replace
 
     from stream_processor.core import UserWriter, analyze
-    from stream_processor.records import ACCEPTED, SourceRecord
+    from stream_processor.records import ACCEPTED
 
     accepted = 0
     cfg = replace(cfg, output_dir=out_dir, state_dir=out_dir + "-state")
     for chunk in _chunks(items, 32):
-        analyses = [analyze(SourceRecord(TOPIC_LABEL, 0, i, None, None, v), cfg) for i, v in chunk]
+        analyses = [analyze(python_message(i, v), cfg) for i, v in chunk]
         writer = UserWriter(cfg)
         try:
             for a in sorted(analyses, key=lambda a: a.order_key):
@@ -207,9 +219,9 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
     from stream_processor.crop import encode_png
     from stream_processor.detect import FaceRejection, detector_for
     from stream_processor.imaging import decode_image
-    from stream_processor.parse import parse_message
     from stream_processor.quality import QualitySettings, crop_hash, gate, measure
     from stream_processor.storage import UserFolder, crop_name
+    from stream_processor.usernames import normalize_username
 
     with open(msgs_path, "rb") as f:
         msgs = pickle.load(f)[:count]
@@ -223,7 +235,8 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
         clock = time.process_time
         for i, value in enumerate(msgs):
             t0 = clock()
-            frame = parse_message(value, cfg.max_message_bytes)
+            frame = python_message(i, value)
+            username = normalize_username(frame.username)
             t1 = clock()
             image = decode_image(frame.image, cfg.max_image_pixels)
             t2 = clock()
@@ -236,9 +249,9 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
                 gate(measure(image, found.box), settings)  # timed only: every one-face frame is written
                 crop_hash(face)
                 gates = clock() - g0
-                folder = folders.get(frame.username)
+                folder = folders.get(username)
                 if folder is None:
-                    folder = folders[frame.username] = UserFolder(out_dir, frame.username, cfg.max_images_per_user)
+                    folder = folders[username] = UserFolder(out_dir, username, cfg.max_images_per_user)
                 folder.write(crop_name(TOPIC_LABEL, rnd, i), encode_png(face))
             t4 = clock()
             t["parse"] += t1 - t0
@@ -628,14 +641,14 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
                      cluster: LocalCluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool,
                      result: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Fills and returns `result` as it goes: an interrupted run keeps what was measured."""
-    from stream_processor import kafka_io
+    from stream_processor import kafka_clients
     from stream_processor.config import Config
     from stream_processor.storage import crop_name
 
     topic = f"bench-{fmt}-c{cores}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     cfg = Config(bootstrap_servers=broker.bootstrap, topic=topic, group_id=topic)
-    kafka_io.ensure_topic(cfg, topic, partitions=s.partitions)
-    kafka_io.ensure_topic(cfg, cfg.dead_letter_topic)
+    kafka_clients.ensure_topic(cfg, topic, partitions=s.partitions)
+    kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic)
     backlog = max(len(msgs), s.backlog)
     say(f"{fmt}: producing a backlog of {backlog} records ({len(msgs)} frames, cycled) to {topic} "
         f"({s.partitions} partitions)")

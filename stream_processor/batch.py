@@ -80,14 +80,14 @@ class BatchSummary:
 
 def process_batch(spark: SparkSession, source: DataFrame, batch_time: datetime, cfg: Config,
                   dead_letters: DeadLetterFactory) -> BatchSummary:
-    """`source`: the batch's records (topic, partition, offset, timestamp, key, value), e.g.
-    jvm_bridge.source_dataframe. Raises when any output fails (disk, dead-letter topic): the
+    """`source`: the batch's records (topic, partition, offset, timestamp, key, value), spread
+    over the cores, e.g. jvm_bridge.source_dataframe or text_lines. Raises when any output fails (disk, dead-letter topic): the
     caller must not commit then."""
     started = time.monotonic()
     state = prepare(cfg.output_dir, cfg.state_path)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_RECORDS))
     slots = spark.sparkContext.defaultParallelism
-    messages = parse_messages(spark, spread_over_cores(source, slots), cfg.max_message_bytes)
+    messages = parse_messages(spark, source, cfg.max_message_bytes)
     input_bytes = _input_bytes(spark)
     analyses = messages.mapInArrow(partial(_analyze_batches, cfg, dead_letters, input_bytes),
                                    arrow_rows.spark_schema(Analysis))
@@ -105,14 +105,6 @@ def process_batch(spark: SparkSession, source: DataFrame, batch_time: datetime, 
                            input_bytes=input_bytes.value)
     summary.save(state)
     return summary
-
-
-def spread_over_cores(source: DataFrame, slots: int) -> DataFrame:
-    """A batch with fewer partitions (Kafka partitions, file splits) than cores, spread over
-    `slots` partitions in the JVM, so that the frame work uses every core."""
-    if source._jdf.rdd().getNumPartitions() >= slots:
-        return source
-    return source.repartition(slots, "partition", "offset")
 
 
 def _folder_of(username: Optional[str]) -> Optional[str]:

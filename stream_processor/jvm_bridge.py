@@ -113,16 +113,22 @@ def commit_offsets(stream_id: int, rdd: "RDD[Any]", ranges: list[OffsetRange]) -
 
 def source_dataframe(spark: "SparkSession", rdd: "RDD[Any]") -> "DataFrame":
     """The batch as a DataFrame built inside the JVM from the Kafka RDD, no Python round trip:
-    topic string, partition int, offset long, timestamp long (ms), key binary, value binary."""
+    topic string, partition int, offset long, timestamp long (ms), key binary, value binary;
+    spread over every core (a shuffle in the JVM when the topic has fewer partitions)."""
     from pyspark.sql import DataFrame
 
-    return DataFrame(bridge_class(rdd.ctx._jvm).sourceDataFrame(spark._jsparkSession, _java_rdd(rdd)), spark)
+    jdf = bridge_class(rdd.ctx._jvm).sourceDataFrame(spark._jsparkSession, _java_rdd(rdd), _cores(spark))
+    return DataFrame(jdf, spark)
 
 
 def text_lines(spark: "SparkSession", path: str, topic: str) -> "DataFrame":
     """A file of messages as a batch DataFrame, read in splits by the executors: each line's raw
     bytes as value (a line ends at "\\n" alone; a "\\r" before it is dropped), its 0-based
-    number as offset, `topic` as topic, partition 0, no timestamp or key."""
+    number as offset, `topic` as topic, partition 0, no timestamp or key; spread over every core."""
     from pyspark.sql import DataFrame
 
-    return DataFrame(bridge_class(spark._jvm, LINES_CLASS).read(spark._jsparkSession, path, topic), spark)
+    return DataFrame(bridge_class(spark._jvm, LINES_CLASS).read(spark._jsparkSession, path, topic, _cores(spark)), spark)
+
+
+def _cores(spark: "SparkSession") -> int:
+    return spark.sparkContext.defaultParallelism

@@ -10,7 +10,8 @@ Spark's JSON reader is lenient where the contract is strict (duplicate keys, a n
 string is required, bytes that are not UTF-8, data after the value), so the value is read by our
 SQL function `read_message` (jars/src/.../MessageReader.java: one strict pass with Jackson's
 streaming parser, base64 decoded as Python's `b64decode(validate=True)` takes it); the rules
-(size, types, presence, which reason wins) are the CASE below.
+(size, types, presence, which reason wins) are the CASE below. Expressions on the batch's
+DataFrame rather than `spark.sql(text, batch=df)`, which would run a command per batch to name it.
 """
 
 from __future__ import annotations
@@ -20,37 +21,39 @@ from pyspark.sql import DataFrame, SparkSession
 from .jvm_bridge import bridge_class
 
 READER_CLASS = "streamprocessor.bridge.MessageReader"
+READ_MESSAGE = "read_message"  # its name in SQL (MessageReader.NAME)
 
-# {batch} and {max_bytes} are filled by spark.sql's own arguments. The reasons' order is the
-# contract's: size, then JSON, then presence and type, then base64 (README, "Output").
-QUERY = """
-SELECT topic, partition, offset, time_ms, username, timestamp,
-       CASE WHEN rejection IS NULL THEN m.image END AS image,
-       rejection.reason AS reason, coalesce(rejection.detail, '') AS detail, key, value
-FROM (
-  SELECT *, m.username AS username, m.timestamp AS timestamp,
-    CASE
-      WHEN value IS NULL THEN named_struct('reason', 'invalid_json', 'detail', 'empty (tombstone) message')
-      WHEN value_bytes > {max_bytes} THEN named_struct(
-        'reason', 'message_too_large', 'detail', concat(value_bytes, ' bytes > ', {max_bytes}))
-      WHEN m.error IS NOT NULL THEN named_struct('reason', 'invalid_json', 'detail', m.error)
-      WHEN m.type <> 'object' THEN named_struct('reason', 'invalid_json', 'detail', concat('a JSON ', m.type, ', not an object'))
-      WHEN coalesce(m.username_type, '') <> 'string' THEN named_struct(
-        'reason', 'missing_field', 'detail', concat('username is ', coalesce('a JSON ' || m.username_type, 'absent')))
-      WHEN coalesce(m.image_type, '') <> 'string' THEN named_struct(
-        'reason', 'missing_field', 'detail', concat('imageData is ', coalesce('a JSON ' || m.image_type, 'absent')))
-      WHEN m.image_error IS NOT NULL THEN named_struct('reason', 'invalid_base64', 'detail', m.image_error)
-    END AS rejection
-  FROM (
-    SELECT topic, partition, offset, timestamp AS time_ms, key, value, octet_length(value) AS value_bytes,
-           CASE WHEN octet_length(value) <= {max_bytes} THEN read_message(value) END AS m
-    FROM {batch}
-  )
-)
-"""
+# Three projections, each a list of SQL expressions ({max_bytes}: max_message_bytes). The
+# reasons' order is the contract's: size, then JSON, then presence and type, then base64.
+READ = [
+    "topic", "partition", "offset", "timestamp AS time_ms", "key", "value", "octet_length(value) AS value_bytes",
+    "CASE WHEN octet_length(value) <= {max_bytes} THEN read_message(value) END AS m",
+]
+CHECK = ["*", """
+CASE
+  WHEN value IS NULL THEN named_struct('reason', 'invalid_json', 'detail', 'empty (tombstone) message')
+  WHEN value_bytes > {max_bytes} THEN named_struct(
+    'reason', 'message_too_large', 'detail', concat(value_bytes, ' bytes > ', {max_bytes}))
+  WHEN m.error IS NOT NULL THEN named_struct('reason', 'invalid_json', 'detail', m.error)
+  WHEN m.type <> 'object' THEN named_struct('reason', 'invalid_json', 'detail', concat('a JSON ', m.type, ', not an object'))
+  WHEN coalesce(m.username_type, '') <> 'string' THEN named_struct(
+    'reason', 'missing_field', 'detail', concat('username is ', coalesce('a JSON ' || m.username_type, 'absent')))
+  WHEN coalesce(m.image_type, '') <> 'string' THEN named_struct(
+    'reason', 'missing_field', 'detail', concat('imageData is ', coalesce('a JSON ' || m.image_type, 'absent')))
+  WHEN m.image_error IS NOT NULL THEN named_struct('reason', 'invalid_base64', 'detail', m.image_error)
+END AS rejection"""]
+MESSAGE = [  # the fields of records.Message
+    "topic", "partition", "offset", "time_ms", "m.username AS username", "m.timestamp AS timestamp",
+    "CASE WHEN rejection IS NULL THEN m.image END AS image",
+    "rejection.reason AS reason", "coalesce(rejection.detail, '') AS detail", "key", "value",
+]
 
 
 def parse_messages(spark: SparkSession, batch: DataFrame, max_message_bytes: int) -> DataFrame:
     """`batch`: the batch's records (topic, partition, offset, timestamp, key, value)."""
-    bridge_class(spark._jvm, READER_CLASS).register(spark._jsparkSession)
-    return spark.sql(QUERY, batch=batch, max_bytes=int(max_message_bytes))
+    if not spark.catalog.functionExists(READ_MESSAGE):  # functions live in the session
+        bridge_class(spark._jvm, READER_CLASS).register(spark._jsparkSession)
+    limit = int(max_message_bytes)
+    return (batch.selectExpr(*(e.format(max_bytes=limit) for e in READ))
+            .selectExpr(*(e.format(max_bytes=limit) for e in CHECK))
+            .selectExpr(*MESSAGE))

@@ -8,7 +8,7 @@ import pytest
 
 from stream_processor import kafka_clients, kafka_dead_letters, kafka_settings
 from stream_processor.config import MIB, Config
-from stream_processor.records import Reason, SourceRecord
+from stream_processor.records import Message, Reason
 from tests.support.streaming import read_topic
 
 pytestmark = pytest.mark.kafka
@@ -21,8 +21,8 @@ def test_dead_letters_keep_the_value_and_name_reason_and_source(kafka_broker):
     kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic, partitions=1)
     too_large = b"{" + b"x" * MIB
     with kafka_dead_letters.KafkaDeadLetterSink(cfg) as sink:
-        sink.add(SourceRecord(name, 1, 42, 123, b"key", b"\xffnot json"), Reason.INVALID_JSON, "Expecting value")
-        sink.add(SourceRecord(name, 0, 7, None, None, too_large), Reason.MESSAGE_TOO_LARGE, "1048578 bytes")
+        sink.add(Message(name, 1, 42, 123, None, None, None, key=b"key", value=b"\xffnot json"), Reason.INVALID_JSON, "Expecting value")
+        sink.add(Message(name, 0, 7, None, None, None, None, value=too_large), Reason.MESSAGE_TOO_LARGE, "1048578 bytes")
         assert sink.flush() == 2
 
     first, second = read_topic(cfg.bootstrap_servers, cfg.dead_letter_topic)
@@ -46,7 +46,7 @@ def test_a_failed_dead_letter_fails_flush(kafka_broker):
     finally:
         admin.close()
     sink = kafka_dead_letters.KafkaDeadLetterSink(cfg)
-    sink.add(SourceRecord(name, 0, 1, None, None, b"y" * 5000), Reason.CORRUPT_IMAGE)
+    sink.add(Message(name, 0, 1, None, None, None, None, value=b"y" * 5000), Reason.CORRUPT_IMAGE)
     with pytest.raises(kafka_dead_letters.DeadLetterError, match="1 of 1"):
         sink.flush()
     assert sink.flush() == 0, "a failed batch of dead letters is reported once"

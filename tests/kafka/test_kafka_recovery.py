@@ -22,12 +22,16 @@ def batch_writer(out_dir: str, stream_id: int):
     captured: checkpointing pickles this function, and recovery runs the unpickled copy."""
 
     def write(batch_time, rdd):
-        coordinates = rdd.map(lambda r: [r[0], r[1], r[2]]).collect()
+        from pyspark.sql import SparkSession
+
+        ranges = jvm_bridge.offset_ranges(rdd)
+        rows = jvm_bridge.source_dataframe(SparkSession.builder.getOrCreate(), rdd).select("topic", "partition", "offset")
+        coordinates = [list(r) for r in rows.collect()]
         path = os.path.join(out_dir, f"batch-{int(batch_time.timestamp() * 1000)}.json")
         with open(path + ".tmp", "w") as f:
             json.dump(coordinates, f)
         os.replace(path + ".tmp", path)
-        jvm_bridge.commit_offsets(stream_id, rdd)
+        jvm_bridge.commit_offsets(stream_id, rdd, ranges)
 
     return write
 

@@ -1,6 +1,6 @@
-"""jvm_bridge.source_records: what the job hands the batch function. A batch with a Kafka partition
-for every core comes as the bridge's pickled tuples, as they are; one with fewer partitions is
-spread over the cores in the JVM (KafkaBridge.pickledRepartition), every record once, unchanged."""
+"""The batch DataFrame the job hands the batch function, built in the JVM from the Kafka RDD: every
+record once, unchanged. A batch with fewer Kafka partitions than cores is spread over the cores
+in the JVM (KafkaBridge.sourceDataFrame); one with a partition per core is left as it is."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def fresh_cfg(broker) -> Config:
 
 
 @pytest.mark.parametrize("partitions", [1, 3])
-def test_source_records_spread_over_the_cores_unchanged(kafka_broker, spark, partitions):
+def test_the_batch_dataframe_spreads_over_the_cores_unchanged(kafka_broker, spark, partitions):
     jvm_bridge.jar_paths()
     cfg = fresh_cfg(kafka_broker)
     kafka_clients.ensure_topic(cfg, cfg.topic, partitions=partitions)
@@ -32,17 +32,15 @@ def test_source_records_spread_over_the_cores_unchanged(kafka_broker, spark, par
     slots = spark.sparkContext.defaultParallelism
 
     def spread(rdd):
-        records = jvm_bridge.source_records(spark, rdd)
-        sizes = records.glom().map(len).collect()
+        records = jvm_bridge.source_dataframe(spark, rdd)
+        sizes = records.rdd.glom().map(len).collect()
+        assert len(sizes) == max(slots, rdd.getNumPartitions())
         if rdd.getNumPartitions() < slots:
-            assert len(sizes) == slots
-        else:
-            assert records is rdd
-        return records.collect()
+            assert len([n for n in sizes if n]) > 1, "spread over more than one core"
+        return [tuple(r) for r in records.collect()]
 
     with StreamRun(spark, cfg, collect=spread) as run:
         run.wait_for_records(len(sent))
     expected = {(m.topic, m.partition, m.offset): (m.timestamp, key, value) for m, (_, key, value) in zip(metas, sent)}
     got = {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in run.records}
     assert len(run.records) == len(sent) and got == expected
-    assert all(type(r[5]) in (bytes, type(None)) for r in run.records)

@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 import pytest
 
+from stream_processor.config import Config
+from stream_processor.core import analyze
 from stream_processor.records import Message, Reason
 from tests.support.batches import parsed
 
@@ -170,3 +172,45 @@ def test_sql_agrees_with_a_strict_python_reading_on_random_messages(spark):
             disagree.append((value, (m.reason, m.username, m.timestamp, m.image), (reason, username, ts, image)))
     assert not disagree, disagree[:5]
     assert {m.reason for m in got} == {None, Reason.INVALID_JSON, Reason.MISSING_FIELD, Reason.INVALID_BASE64}
+
+
+# --- hostile values through the SQL step and then the core (tests/unit/test_hostile.py: the core alone)
+
+def reasons_through_the_core(spark, values: list[bytes]) -> list[Optional[str]]:
+    cfg = Config(output_dir="/nonexistent-never-written")
+    return [None if (r := analyze(m, cfg).reason) is None else r.value for m in parse_all(spark, values)]
+
+
+def test_arbitrary_bytes_and_json_shapes_are_rejected_before_detection(spark):
+    rng = random.Random(5)
+    noise = [rng.randbytes(rng.randrange(2000)) for _ in range(300)]
+    shapes = [v for v in random_values(rng, 900) if not v.startswith(b"{")][:300]
+    got = reasons_through_the_core(spark, noise + shapes)
+    assert set(got[:300]) <= {"invalid_json", "missing_field"}
+    assert set(got[300:]) <= {"invalid_json", "missing_field"}
+
+
+@pytest.mark.parametrize("value, reason", [
+    (b"[]", "invalid_json"), (b"3.14", "invalid_json"), (b"null", "invalid_json"), (b"true", "invalid_json"),
+    (b'{"username": {"a": [1, {"b": null}]}, "imageData": [[[]]]}', "missing_field"),
+    (b"{" * 50000, "invalid_json"), (b"[" * 50000 + b"]" * 50000, "invalid_json"),
+    (b'{"username": "a\\u0000b", "imageData": "AAAA"}', "invalid_username"),
+    (b'{"username": "/etc/passwd", "imageData": "AAAA"}', "invalid_username"),
+    (b'{"username": "\\uff0e\\uff0e\\uff0fx", "imageData": "AAAA"}', "invalid_username"),
+    (b'{"username": "../x", "imageData": "not base64"}', "invalid_username"),  # the username comes first
+    (b'{"username": "alice", "imageData": "QUJD\\nREVG"}', "invalid_base64"),
+    (b'{"username": "alice", "imageData": "' + base64.b64encode(b"%PDF-1.4 not an image") + b'"}', "unsupported_format"),
+    (b'{"username": "alice", "imageData": "QUJD", "timestamp": NaN}', "invalid_json"),
+    (b'\xef\xbb\xbf{"username": "alice", "imageData": "QUJD"}', "invalid_json"),  # a byte order mark
+    ('{"username": "alice", "imageData": "QUJD"}'.encode("utf-16-le"), "invalid_json"),
+])
+def test_crafted_messages(spark, value, reason):
+    assert reasons_through_the_core(spark, [value]) == [reason]
+
+
+def test_escapes_in_base64_are_read_as_json_text(spark):
+    values = [b'{"username": "a", "imageData": "AA\\/A"}', b'{"username": "a", "imageData": "\\u0041AAA"}',
+              b'{"username": "a", "imageData": "AA\\u00e9A"}', b'{"username": "a", "imageData": "AA\\nA"}']
+    assert [(m.reason, m.image) for m in parse_all(spark, values)] == [
+        (None, base64.b64decode("AA/A")), (None, base64.b64decode("AAAA")),
+        (Reason.INVALID_BASE64, None), (Reason.INVALID_BASE64, None)]

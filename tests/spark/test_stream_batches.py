@@ -1,19 +1,19 @@
 """The batch function driven by a DStream (queueStream), as the job drives it: one summary per
-micro-batch, manifest rows stamped with their batch, and the per-user cap held across batches."""
+micro-batch, manifest rows stamped with their batch, the per-user cap held across batches, and
+one Spark SQL execution per batch that parses the messages and runs the Python frame work."""
 
 import threading
+from pathlib import Path
 
 import pytest
 from pyspark.streaming import StreamingContext
 
-from pathlib import Path
-
 from stream_processor import manifest
 from stream_processor.batch import process_batch
-from tests.support.batches import source_frame
 from stream_processor.config import Config
 from stream_processor.dead_letters import FileDeadLetterSink
 from stream_processor.samples import encode, make_frame, message
+from tests.support.batches import source_frame
 
 pytestmark = pytest.mark.spark
 
@@ -22,7 +22,15 @@ def records(topic, start, values):
     return [(topic, 0, start + i, 1_700_000_000_000, None, v) for i, v in enumerate(values)]
 
 
+def sql_executions(spark) -> list[tuple[int, str]]:
+    """(id, physical plan) of every SQL execution so far, from Spark's SQL status store (what the
+    UI's SQL tab and the event log show)."""
+    found = spark._jsparkSession.sharedState().statusStore().executionsList()
+    return [(found.apply(i).executionId(), found.apply(i).physicalPlanDescription()) for i in range(found.size())]
+
+
 def test_queue_stream_batches_share_the_cap_and_stamp_their_batch(spark, tmp_path):
+    before = {execution_id for execution_id, _ in sql_executions(spark)}
     faces = [message("erin", encode(make_frame("one", 700 + i).image)) for i in range(6)]
     batches = [records("t", 0, faces[:3] + [b"{broken"]), records("t", 4, faces[3:])]
     cfg = Config(output_dir=str(tmp_path / "train"), max_images_per_user=4)
@@ -51,3 +59,9 @@ def test_queue_stream_batches_share_the_cap_and_stamp_their_batch(spark, tmp_pat
     assert len(found) >= 5
     assert [r["status"] for r in found] == ["accepted"] * 4 + ["rejected"] * (len(found) - 4)
     assert len(list((tmp_path / "train" / "erin").iterdir())) == 4
+
+    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()  # the status store is fed asynchronously
+    new = [plan for execution_id, plan in sql_executions(spark) if execution_id not in before]
+    batch_work = [plan for plan in new if "read_message" in plan and "MapInArrow" in plan]
+    assert len(new) == len(batch_work) == len(batches), ("one SQL execution per batch: parse, analyze, write",
+                                                         [p[:3000] for p in new])

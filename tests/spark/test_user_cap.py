@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from stream_processor.batch import process_batch
-from tests.support.batches import source_frame
+from tests.support.batches import parsed, source_frame
 from stream_processor.config import Config
 from stream_processor.core import analyze
 from stream_processor.dead_letters import FileDeadLetterSink
-from stream_processor.records import Reason, SourceRecord
+from stream_processor.records import Reason
 from stream_processor.samples import encode, make_frame, message
 from stream_processor.storage import crop_name
 from tests.support.output import manifest_rows, state_of
@@ -60,10 +60,10 @@ def records() -> list[tuple]:
     return [(TOPIC, p, o, None, None, v) for p, vs in values.items() for o, v in enumerate(vs)]
 
 
-def expected_crops(records: list[tuple], cfg: Config, user: str) -> list[str]:
+def expected_crops(spark, records: list[tuple], cfg: Config, user: str) -> list[str]:
     """The first CAP frames of `user` with exactly one face, in source order."""
     ordered = sorted((r for r in records if b'"%s"' % user.encode() in r[5]), key=lambda r: (r[1], r[2]))
-    found = [crop_name(*r[:3]) for r in ordered if analyze(SourceRecord(*r), cfg).crop is not None]
+    found = [crop_name(*m.coordinates) for m in parsed(spark, ordered) if analyze(m, cfg).crop is not None]
     assert len(found) > CAP, "the test needs more detectable frames than the cap"
     return found[:CAP]
 
@@ -75,7 +75,7 @@ def crops(folder: Path) -> dict[str, bytes]:
 def test_cap_is_exact_across_parallel_tasks_failures_retries_and_replays(spark, records, tmp_path):
     out = tmp_path / "out"
     cfg = Config(output_dir=str(out), max_images_per_user=CAP)
-    want = expected_crops(records, cfg, "dora")
+    want = expected_crops(spark, records, cfg, "dora")
     sc = spark.sparkContext
     dead_letters = partial(FileDeadLetterSink, state_of(out).dead_letters)
 
@@ -122,7 +122,7 @@ def test_an_earlier_batch_of_one_partition_then_all_keeps_the_same_crops(spark, 
     (the records re-delivered after a restart): the cap keeps the same frames as one batch."""
     out = tmp_path / "out"
     cfg = Config(output_dir=str(out), max_images_per_user=CAP)
-    want = expected_crops(records, cfg, "dora")
+    want = expected_crops(spark, records, cfg, "dora")
     sc = spark.sparkContext
     for part in ([r for r in records if r[1] == 0], records):
         process_batch(spark, source_frame(spark, sc.parallelize(part, 3)), datetime(2026, 11, 27, 10, 0, 0), cfg,

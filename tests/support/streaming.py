@@ -20,7 +20,6 @@ class Batch:
     time: datetime  # the batch time: when Spark read the offsets it covers
     ranges: list[jvm_bridge.OffsetRange]
     records: list[Any]
-    rows: Optional[list[tuple]] = None  # source_dataframe(...) rows, when asked for
 
 
 @dataclass
@@ -33,8 +32,7 @@ class StreamRun:
     cfg: Config
     commit: bool = False
     batch_s: float = 0.5
-    dataframe: bool = False
-    collect: Callable[[Any], list[Any]] = lambda rdd: rdd.collect()
+    collect: Optional[Callable[[Any], list[Any]]] = None  # default: the batch DataFrame's rows as tuples
     batches: list[Batch] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -47,14 +45,14 @@ class StreamRun:
 
         def on_batch(batch_time: datetime, rdd: Any) -> None:
             try:
-                records = self.collect(rdd)
                 ranges = jvm_bridge.offset_ranges(rdd)
-                rows = None
-                if self.dataframe:
-                    rows = [tuple(r) for r in jvm_bridge.source_dataframe(self.spark, rdd).collect()]
+                if self.collect is None:
+                    records = [tuple(r) for r in jvm_bridge.source_dataframe(self.spark, rdd).collect()]
+                else:
+                    records = self.collect(rdd)
                 if self.commit:
-                    jvm_bridge.commit_offsets(self.stream_id, rdd)
-                self.batches.append(Batch(batch_time, ranges, records, rows))
+                    jvm_bridge.commit_offsets(self.stream_id, rdd, ranges)
+                self.batches.append(Batch(batch_time, ranges, records))
             except Exception:  # noqa: BLE001 - reported by wait_for, in the test's thread
                 self.errors.append(traceback.format_exc())
 

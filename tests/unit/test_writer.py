@@ -12,9 +12,9 @@ from stream_processor import manifest
 from stream_processor.config import Config
 from stream_processor.core import UserWriter, analyze
 from stream_processor.enrollment import COLLECTING, COMPLETE, STALLED, Announcements, UserStatus, state_of
-from stream_processor.records import SourceRecord
+from stream_processor.records import Message
 from stream_processor.reset import ResetError, reset_user
-from stream_processor.samples import astronaut, encode, make_frame, message
+from stream_processor.samples import astronaut, encode, make_frame
 from stream_processor.state import StateDir, prepare
 
 pytestmark = pytest.mark.unit
@@ -31,7 +31,8 @@ def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
 
 
 def analyses(cfg, user, images, start=0, fmt="png"):
-    return [analyze(SourceRecord("t", 0, start + i, T0 + 1000 * (start + i), None, message(user, encode(img, fmt))), cfg)
+    """Messages as the SQL step leaves them (its own tests: tests/spark/test_messages_sql.py)."""
+    return [analyze(Message("t", 0, start + i, T0 + 1000 * (start + i), user, None, encode(img, fmt)), cfg)
             for i, img in enumerate(images)]
 
 

@@ -200,13 +200,22 @@ public final class KafkaBridge {
     return parsed.size();
   }
 
-  /** The batch as a DataFrame built in the JVM (columns: {@link #SOURCE_SCHEMA}). */
-  public static Dataset<Row> sourceDataFrame(SparkSession spark, Object rdd) {
+  /**
+   * The batch as a DataFrame built in the JVM (columns: {@link #SOURCE_SCHEMA}), spread over at
+   * least {@code minPartitions} partitions: a batch with fewer Kafka partitions than cores is
+   * shuffled here, so that the frame work uses every core.
+   */
+  public static Dataset<Row> sourceDataFrame(SparkSession spark, Object rdd, int minPartitions) {
     @SuppressWarnings("unchecked")
     RDD<ConsumerRecord<byte[], byte[]>> records = (RDD<ConsumerRecord<byte[], byte[]>>) kafkaRdd(rdd);
     JavaRDD<Row> rows = records.toJavaRDD().map(r -> RowFactory.create(
         r.topic(), r.partition(), r.offset(), r.timestamp(), r.key(), r.value()));
-    return spark.createDataFrame(rows, SOURCE_SCHEMA);
+    return spark.createDataFrame(spread(rows, minPartitions), SOURCE_SCHEMA);
+  }
+
+  /** {@code rows} as they are, or shuffled into {@code minPartitions} partitions if they have fewer. */
+  static JavaRDD<Row> spread(JavaRDD<Row> rows, int minPartitions) {
+    return rows.getNumPartitions() >= minPartitions ? rows : rows.repartition(minPartitions);
   }
 
   /** The active context's input stream with this id, as the object that can commit. */

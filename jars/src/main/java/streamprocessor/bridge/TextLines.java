@@ -23,9 +23,10 @@ public final class TextLines {
   /**
    * A text file as a batch (columns: {@link KafkaBridge#SOURCE_SCHEMA}), read in splits by the executors:
    * each line's raw bytes (a line ends at "\n" alone; a "\r" before it is dropped) as value, its
-   * 0-based line number as offset, {@code topic} as topic, partition 0, no timestamp or key.
+   * 0-based line number as offset, {@code topic} as topic, partition 0, no timestamp or key;
+   * spread over at least {@code minPartitions} partitions.
    */
-  public static Dataset<Row> read(SparkSession spark, String path, String topic) {
+  public static Dataset<Row> read(SparkSession spark, String path, String topic, int minPartitions) {
     Configuration conf = new Configuration(spark.sparkContext().hadoopConfiguration());
     conf.set("textinputformat.record.delimiter", "\n");
     JavaRDD<byte[]> lines = spark.sparkContext()
@@ -34,7 +35,7 @@ public final class TextLines {
         .map(pair -> withoutCr(pair._2()));  // Hadoop reuses the Text: copy its bytes
     JavaRDD<Row> rows = lines.zipWithIndex()
         .map(line -> RowFactory.create(topic, 0, line._2(), null, null, line._1()));
-    return spark.createDataFrame(rows, KafkaBridge.SOURCE_SCHEMA);
+    return spark.createDataFrame(KafkaBridge.spread(rows, minPartitions), KafkaBridge.SOURCE_SCHEMA);
   }
 
   private static byte[] withoutCr(Text line) {
