@@ -87,16 +87,16 @@ def test_commits_resume_and_uncommitted_batches_are_read_again(kafka_broker, kaf
     assert sorted(r[5] for r in retry.records) == sorted(f"b{i}".encode() for i in range(6))
 
     # earliest and latest ignore the group's committed offsets
-    with StreamRun(kafka_spark, kafka_io_cfg(cfg, "earliest")) as earliest:
+    with StreamRun(kafka_spark, with_starting_offsets(cfg, "earliest")) as earliest:
         earliest.wait_for_records(16)
     assert sorted((r[1], r[2]) for r in earliest.records) == [(p, o) for p in (0, 1) for o in range(8)]
-    with StreamRun(kafka_spark, kafka_io_cfg(cfg, "latest")) as latest:
+    with StreamRun(kafka_spark, with_starting_offsets(cfg, "latest")) as latest:
         produce(cfg, cfg.topic, [(0, None, b"late")])
         latest.wait_for_records(1)
         assert [(r[1], r[2], r[5]) for r in latest.records] == [(0, 8, b"late")]
 
 
-def kafka_io_cfg(cfg: Config, starting_offsets: str) -> Config:
+def with_starting_offsets(cfg: Config, starting_offsets: str) -> Config:
     from dataclasses import replace
 
     return replace(cfg, starting_offsets=starting_offsets)

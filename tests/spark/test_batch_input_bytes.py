@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from stream_processor.batch import process_batch
-from tests.support.batches import source_frame
 from stream_processor.config import Config
 from stream_processor.dead_letters import FileDeadLetterSink
 from stream_processor.samples import encode, make_frame, message
+from tests.support.batches import source_frame
 
 pytestmark = pytest.mark.spark
 
