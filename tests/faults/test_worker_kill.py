@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import LocalCluster
 from tests.support.procs import cmdline, descendants, kill_leftovers
 from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total, job_env,
                                   manifest_coverage, run_args, snapshot, wait_until)
@@ -63,23 +62,17 @@ def executor_processes() -> dict[str, tuple[int, str]]:
     return found
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    with LocalCluster(tmp_path / "spark") as cluster:
-        yield cluster
-
-
-def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, cluster, tmp_path):
+def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, standalone_cluster, tmp_path):
     code, group, out = baseline.code, "worker-kill", tmp_path / "out"
     dlq = f"{TOPIC}.dlq.{group}"
-    submit = [str(code / "spark-submit.sh"), "--master", cluster.url,
+    submit = [str(code / "spark-submit.sh"), "--master", standalone_cluster.url,
               "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq])]
     job = JobProcess(code, [], tmp_path / "job.log", command=submit, env=job_env(code))
     try:
         with job:
             # This cluster's executors (their work folders are in its state folder), one per worker.
             def ours() -> dict:
-                return {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster.state))}
+                return {i: e for i, e in executor_processes().items() if e[1].startswith(str(standalone_cluster.state))}
 
             executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
                                    "an executor on each worker", job)
