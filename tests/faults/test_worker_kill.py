@@ -80,8 +80,8 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
             pid = executors[victim][0]
             activity = PythonActivity(pid)
             # Mid-stream: a batch is done, the next ones are queued; kill when the victim runs a task.
-            wait_until(lambda: job.batch_lines(), 180, "a first batch", job, 0.1)
-            batches_before = len(job.batch_lines())
+            wait_until(lambda: job.summaries(), 180, "a first batch", job, 0.1)
+            batches_before = len(job.summaries())
             activity.busy()
             wait_until(activity.busy, 90, f"a running task on executor {victim}", job, 0.02)
             doomed = [pid] + descendants(pid)  # its JVM and its Python workers
@@ -92,7 +92,7 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
                     pass
             killed_at = time.monotonic()
             assert job.wait(300) == 0, job.tail()
-            assert len(job.batch_lines()) > batches_before, "the kill came after the last batch, not during one"
+            assert len(job.summaries()) > batches_before, "the kill came after the last batch, not during one"
             print(f"killed executor {victim} (pids {doomed}) after {activity.looks} looks, {batches_before} batches;"
                   f" the job ended {time.monotonic() - killed_at:.0f} s later")
     finally:
