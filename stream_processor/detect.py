@@ -38,7 +38,7 @@ _IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 # The edge and turned looks keep every candidate (minNeighbors 1) that shows a pair of eyes, cut
 # from the full-size frame as the look saw it: on the tuning seeds that found more second faces
 # (two-face frames dropped 93.0 -> 95.5 %) and fewer false ones (one-face kept 96.5 -> 98.5 %)
-# than vote thresholds alone. A finer look (SECOND_LOOK_SIDE 240: 97.5 %) costs 1.6x as much.
+# than vote thresholds alone. A finer look (SECOND_LOOK_SIDE 240: 97.5 %) costs 1.8x as much.
 SECOND_LOOK_SIDE = 160
 EDGE_PAD = 0.25  # of the frame's shorter side
 EDGE_LOOK = (1.15, 1)  # scaleFactor, minNeighbors: every candidate, kept only with a pair of eyes
