@@ -32,7 +32,6 @@ import multiprocessing as mp
 import os
 import pickle
 import platform
-import re
 import shlex
 import shutil
 import signal
@@ -47,6 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from stream_processor import logs
 from tests.support.broker import LocalBroker
 from tests.support.cluster import LocalCluster
 from tests.support.ports import free_port
@@ -493,14 +493,9 @@ def cpu_sample(roots: list[int]) -> dict[str, float]:
     return totals
 
 
-_BATCH_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO stream_processor: batch (\S+ \S+): "
-                         r"inputs=(\d+) accepted=(\d+) .*seconds=([\d.]+)")
-
-
 @dataclass
 class BatchLine:
     logged: float  # epoch seconds when the driver logged the summary (after the batch's work)
-    batch_time: str
     inputs: int
     accepted: int
     seconds: float
@@ -534,13 +529,13 @@ class Job:
                 buf += chunk
                 if not buf.endswith("\n"):
                     continue
-                m = _BATCH_LINE.match(buf)
+                entry = logs.parse_line(buf)
                 buf = ""
-                if m:
-                    logged = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                summary = logs.batch_summary(entry) if entry else None
+                if summary is not None:
                     self.cpu.append(cpu_sample([self.proc.pid] + self._cpu_roots()))
-                    self.batches.append(BatchLine(logged, m.group(2), int(m.group(3)), int(m.group(4)),
-                                                  float(m.group(5))))
+                    self.batches.append(BatchLine(logs.logged_at(entry).timestamp(), summary.inputs,
+                                                  summary.accepted, summary.seconds))
 
     def consumed(self) -> int:
         return sum(b.inputs for b in self.batches)
@@ -668,7 +663,7 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
             "--starting-offsets", "earliest", "--output-dir", str(out), "--batch-interval-s", str(s.batch_interval_s),
             "--max-rate-per-partition", str(s.max_rate_per_partition), "--max-images-per-user", str(NO_CAP),
             "--min-crop-distance", str(NO_NEAR_DUPLICATE_CHECK),
-            "--exit-when-idle", "120"] + s.job_args
+            "--exit-when-idle", "120", "--log-format", "json"] + s.job_args
     env = {**cluster.env, "PYSPARK_PYTHON": py, "PYSPARK_DRIVER_PYTHON": py, "STOP_GRACE_S": "60"}
     say(f"{fmt}: submitting the job (batch interval {s.batch_interval_s} s, maxRatePerPartition "
         f"{s.max_rate_per_partition}); log {log}")

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from .batch import BatchSummary
@@ -38,6 +38,33 @@ def setup(log_format: str) -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
+BATCH_EVENT = "batch"
+
+
 def batch(summary: "BatchSummary") -> None:
     """The per-batch summary line; in JSON, an object with every BatchSummary field."""
-    log.info(summary.line(), extra={"fields": summary.to_dict()})
+    log.info(summary.line(), extra={"fields": {"event": BATCH_EVENT, **summary.to_dict()}})
+
+
+def parse_line(line: str) -> Optional[dict[str, Any]]:
+    """A line of `--log-format json` output as its object; None for anything else in the same
+    stream (Spark's and the JVM's own lines)."""
+    if not line.startswith("{"):
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) and "message" in entry else None
+
+
+def logged_at(entry: dict[str, Any]) -> datetime:
+    """When the entry was logged, in this machine's local time (as Spark's batch times are)."""
+    return datetime.fromisoformat(entry["time"]).astimezone().replace(tzinfo=None)
+
+
+def batch_summary(entry: dict[str, Any]) -> Optional["BatchSummary"]:
+    """The batch summary that an entry of `batch()` carries, or None for other entries."""
+    from .batch import BatchSummary
+
+    return BatchSummary.from_dict(entry) if entry.get("event") == BATCH_EVENT else None

@@ -41,3 +41,13 @@ def kafka_broker():
 
     with LocalBroker(scram_users=dict([SCRAM_USER])) as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def standalone_cluster(tmp_path_factory):
+    """A master with two workers (scripts/local-cluster.sh) for the cluster and faults layers:
+    one start for the session, always stopped."""
+    from tests.support.cluster import LocalCluster
+
+    with LocalCluster(tmp_path_factory.mktemp("standalone") / "spark") as cluster:
+        yield cluster

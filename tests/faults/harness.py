@@ -23,7 +23,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from stream_processor import kafka_clients
+from stream_processor import kafka_clients, logs
+from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
 from stream_processor.samples import encode, make_frame, message
 from tests.support.output import state_of
@@ -265,7 +266,7 @@ def run_args(bootstrap: str, group: str, output_dir: str | Path, rate: int = 3, 
              starting: str = "committed", extra: Sequence[str] = ()) -> list[str]:
     return ["--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", group, "--output-dir", str(output_dir),
             "--starting-offsets", starting, "--batch-interval-s", "1", "--exit-when-idle", "6",
-            "--max-rate-per-partition", str(rate), *extra]
+            "--max-rate-per-partition", str(rate), "--log-format", "json", *extra]
 
 
 class JobProcess:
@@ -324,8 +325,13 @@ class JobProcess:
             self.kill()
             raise AssertionError(f"the job did not stop within {timeout_s:.0f}s:\n{self.tail()}") from None
 
-    def batch_lines(self) -> list[str]:
-        return [line for line in self.log().splitlines() if ": inputs=" in line]
+    def entries(self) -> list[dict]:
+        """The job's own log entries (it logs JSON: run_args), Spark's lines left out."""
+        return [e for e in map(logs.parse_line, self.log().splitlines()) if e is not None]
+
+    def summaries(self) -> list[BatchSummary]:
+        """The summaries of the batches it has processed, in order."""
+        return [s for s in map(logs.batch_summary, self.entries()) if s is not None]
 
 
 def committed_total(bootstrap: str, group: str, topic: str = TOPIC) -> dict[int, int]:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import LocalCluster
 from tests.support.procs import cmdline, descendants, kill_leftovers
 from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total, job_env,
                                   manifest_coverage, run_args, snapshot, wait_until)
@@ -63,23 +62,17 @@ def executor_processes() -> dict[str, tuple[int, str]]:
     return found
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    with LocalCluster(tmp_path / "spark") as cluster:
-        yield cluster
-
-
-def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, cluster, tmp_path):
+def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, standalone_cluster, tmp_path):
     code, group, out = baseline.code, "worker-kill", tmp_path / "out"
     dlq = f"{TOPIC}.dlq.{group}"
-    submit = [str(code / "spark-submit.sh"), "--master", cluster.url,
+    submit = [str(code / "spark-submit.sh"), "--master", standalone_cluster.url,
               "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq])]
     job = JobProcess(code, [], tmp_path / "job.log", command=submit, env=job_env(code))
     try:
         with job:
             # This cluster's executors (their work folders are in its state folder), one per worker.
             def ours() -> dict:
-                return {i: e for i, e in executor_processes().items() if e[1].startswith(str(cluster.state))}
+                return {i: e for i, e in executor_processes().items() if e[1].startswith(str(standalone_cluster.state))}
 
             executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
                                    "an executor on each worker", job)
@@ -87,8 +80,8 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
             pid = executors[victim][0]
             activity = PythonActivity(pid)
             # Mid-stream: a batch is done, the next ones are queued; kill when the victim runs a task.
-            wait_until(lambda: job.batch_lines(), 180, "a first batch", job, 0.1)
-            batches_before = len(job.batch_lines())
+            wait_until(lambda: job.summaries(), 180, "a first batch", job, 0.1)
+            batches_before = len(job.summaries())
             activity.busy()
             wait_until(activity.busy, 90, f"a running task on executor {victim}", job, 0.02)
             doomed = [pid] + descendants(pid)  # its JVM and its Python workers
@@ -99,7 +92,7 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
                     pass
             killed_at = time.monotonic()
             assert job.wait(300) == 0, job.tail()
-            assert len(job.batch_lines()) > batches_before, "the kill came after the last batch, not during one"
+            assert len(job.summaries()) > batches_before, "the kill came after the last batch, not during one"
             print(f"killed executor {victim} (pids {doomed}) after {activity.looks} looks, {batches_before} batches;"
                   f" the job ended {time.monotonic() - killed_at:.0f} s later")
     finally:

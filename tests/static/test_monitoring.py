@@ -20,7 +20,7 @@ MONITORING = ROOT / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "stream-processor.json"
 METRICS_CONF = ROOT / "conf" / "metrics.properties"
 # Spark's own metrics the dashboard may use (the driver's /metrics/executors/prometheus);
-# tests/cluster/test_metrics_on_cluster.py finds each of them in a real scrape.
+# tests/cluster/test_job_on_cluster.py finds each of them in a real scrape.
 SPARK_METRICS = {"metrics_executor_activeTasks"}
 
 

@@ -220,3 +220,17 @@ def test_face_like_textures_are_rejected(detector):
     for s in CASE_SEEDS:
         found = detector.find(real_faces.make_case("none", s).image)
         assert isinstance(found, FaceRejection), s
+
+
+@pytest.mark.parametrize("angle", [-20.0, 20.0])
+def test_a_turned_look_candidate_counts_only_with_eyes(detector, angle):
+    """The second look keeps a candidate only when a pair of eyes shows in it, cut upright from
+    the full-size frame: the astronaut's face turned by `angle` has them, her suit does not."""
+    image = cv2.cvtColor(astronaut().image, cv2.COLOR_BGR2GRAY)
+    height, width = image.shape
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), -angle, 1.0)
+    turned = cv2.warpAffine(image, turn, (width, height), borderMode=cv2.BORDER_REFLECT)
+    upright = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)  # as the turned look sees it
+    face = ASTRONAUT_FACE
+    assert detector._eyes_at(turned, upright, face.x, face.y, face.w)
+    assert not detector._eyes_at(turned, upright, 300, 330, face.w)  # the suit, below and right of her face

@@ -78,3 +78,10 @@ def test_json_log_lines_carry_every_summary_field(capsys):
     assert {k: line[k] for k in SUMMARY.to_dict()} == replace(SUMMARY, lag=7).to_dict()
     assert line["input_bytes"] == 123456 and line["level"] == "INFO" and line["message"].startswith("batch 2026-11-29 22:10:05")
     assert json.loads(second)["message"] == "plain line"
+
+    # what the benchmark and the fault harness read back: the summary as a value, other lines None
+    assert logs.batch_summary(logs.parse_line(first)) == replace(SUMMARY, lag=7)
+    assert logs.batch_summary(logs.parse_line(second)) is None
+    assert abs((logs.logged_at(logs.parse_line(second)) - datetime.now()).total_seconds()) < 60
+    assert logs.parse_line("26/11/30 02:02:30 WARN KafkaUtils: overriding ...") is None
+    assert logs.parse_line('{"not": "ours"}') is None
