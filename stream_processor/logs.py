@@ -41,6 +41,15 @@ def setup(log_format: str) -> None:
 BATCH_EVENT = "batch"
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception in one line for people: its type and the first line of its message (once,
+    where kafka-python's messages already start with the type)."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    return lines[0] if lines[0].startswith(type(exc).__name__) else f"{type(exc).__name__}: {lines[0]}"
+
+
 def batch(summary: "BatchSummary") -> None:
     """The per-batch summary line; in JSON, an object with every BatchSummary field."""
     log.info(summary.line(), extra={"fields": {"event": BATCH_EVENT, **summary.to_dict()}})

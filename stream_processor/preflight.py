@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .config import Config
+from .logs import first_line
 
 
 class PreflightError(RuntimeError):
@@ -100,7 +101,7 @@ def check_kafka(cfg: Config, timeout_s: float = 15.0) -> None:
     except Exception as exc:  # noqa: BLE001 - the cause is reported from what kafka-python logged
         refused = next((e for e in errors.errors if isinstance(e, SaslAuthenticationFailedError)), None)
         causes = [e for e in errors.errors if not isinstance(e, KafkaTimeoutError)]  # the last try's, not "Unable to bootstrap"
-        cause = _first_line(refused or (causes[-1] if causes else exc))
+        cause = first_line(refused or (causes[-1] if causes else exc))
         where = f"Kafka at {cfg.bootstrap_servers}"
         if cfg.security_protocol.startswith("SASL_"):
             # The broker closes the connection on a wrong password; kafka-python often sees only that.
@@ -113,10 +114,3 @@ def check_kafka(cfg: Config, timeout_s: float = 15.0) -> None:
         kafka_log.removeHandler(errors)
         kafka_log.setLevel(saved[0])
         kafka_log.propagate = saved[1]
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    if not lines:
-        return type(exc).__name__
-    return lines[0] if lines[0].startswith(type(exc).__name__) else f"{type(exc).__name__}: {lines[0]}"

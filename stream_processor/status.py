@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from . import kafka_clients, manifest, metrics
+from . import kafka_clients, logs, manifest, metrics
 from .batch import BatchSummary
 from .config import Config
 from .records import Reason
@@ -42,10 +42,8 @@ def status(cfg: Config) -> int:
     try:
         lags = kafka_clients.consumer_lag(cfg, timeout_ms=BROKER_TIMEOUT_MS)
     except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
-        detail = (str(exc).strip().splitlines() or [""])[0]
-        if not detail.startswith(type(exc).__name__):
-            detail = f"{type(exc).__name__}: {detail}"
-        print(f"status: the Kafka broker at {cfg.bootstrap_servers} does not answer ({detail})", file=sys.stderr)
+        print(f"status: the Kafka broker at {cfg.bootstrap_servers} does not answer ({logs.first_line(exc)})",
+              file=sys.stderr)
         return BROKER_DOWN
     total = sum(p.behind for p in lags)
     out = [f"topic {cfg.topic}, group {cfg.group_id}, broker {cfg.bootstrap_servers}",
