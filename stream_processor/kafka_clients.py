@@ -64,7 +64,7 @@ def shared_producer(cfg: Config) -> "KafkaProducer":
         return producer
 
 
-def _admin(cfg: Config, timeout_ms: Optional[int] = None) -> "KafkaAdminClient":
+def admin_client(cfg: Config, timeout_ms: Optional[int] = None) -> "KafkaAdminClient":
     """`timeout_ms` caps bootstrapping and each request (kafka-python's default: 30 s each)."""
     from kafka import KafkaAdminClient
 
@@ -95,7 +95,7 @@ def ensure_topic(cfg: Config, topic: str, partitions: int = 2, **configs: str) -
     from kafka.admin import OffsetSpec
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = _admin(cfg)
+    admin = admin_client(cfg)
     settings = {"max.message.bytes": str(kafka_settings.request_limit(cfg)), **{k.replace("_", "."): v for k, v in configs.items()}}
     try:
         admin.create_topics(
@@ -113,7 +113,7 @@ def ensure_topic(cfg: Config, topic: str, partitions: int = 2, **configs: str) -
 def committed_offsets(cfg: Config, group: Optional[str] = None,
                       timeout_ms: Optional[int] = None) -> dict[tuple[str, int], int]:
     """The group's committed offsets: (topic, partition) -> next offset to read."""
-    admin = _admin(cfg, timeout_ms)
+    admin = admin_client(cfg, timeout_ms)
     try:
         return _committed(admin, group or cfg.group_id)
     finally:
@@ -148,7 +148,7 @@ def _lag(admin: "KafkaAdminClient", topic: str, group: str) -> list[PartitionLag
 def consumer_lag(cfg: Config, topic: Optional[str] = None, group: Optional[str] = None,
                  timeout_ms: Optional[int] = None) -> list[PartitionLag]:
     """Committed vs end offset of every partition of `topic` (default cfg.topic), asked once."""
-    admin = _admin(cfg, timeout_ms)
+    admin = admin_client(cfg, timeout_ms)
     try:
         return _lag(admin, topic or cfg.topic, group or cfg.group_id)
     finally:
@@ -169,7 +169,7 @@ class _KeptLag:
     def __call__(self, cfg: Config) -> list[PartitionLag]:
         key = _connection_key(cfg)
         with self._lock:
-            admin = self._clients.get(key) or _admin(cfg, self.TIMEOUT_MS)
+            admin = self._clients.get(key) or admin_client(cfg, self.TIMEOUT_MS)
             self._clients[key] = admin
             try:
                 return _lag(admin, cfg.topic, cfg.group_id)

@@ -66,10 +66,9 @@ def check_kafka(cfg: Config, timeout_s: float = 15.0) -> None:
     """Connects to the brokers as the job will (TCP, TLS, SASL) and asks for the cluster's
     metadata; raises PreflightError naming the cause (unreachable, login refused, TLS) within
     about `timeout_s`."""
-    from kafka import KafkaAdminClient
     from kafka.errors import KafkaTimeoutError, SaslAuthenticationFailedError
 
-    from .kafka_settings import client_settings
+    from .kafka_clients import admin_client
 
     deadline = time.monotonic() + timeout_s
     servers = [s for s in cfg.bootstrap_servers.split(",") if s.strip()]
@@ -91,9 +90,7 @@ def check_kafka(cfg: Config, timeout_s: float = 15.0) -> None:
     kafka_log.setLevel(logging.WARNING)
     kafka_log.propagate = False  # its retries would print many lines; we print one
     try:
-        budget_ms = int(max(1.0, deadline - time.monotonic()) * 1000)
-        admin = KafkaAdminClient(**client_settings(cfg), bootstrap_timeout_ms=budget_ms,
-                                 request_timeout_ms=max(1000, budget_ms))
+        admin = admin_client(cfg, timeout_ms=int(max(1.0, deadline - time.monotonic()) * 1000))
         try:
             admin.describe_cluster()
         finally:
