@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Iterable, Iterator, Optional, Protocol
 
 import cv2
@@ -159,7 +158,7 @@ class UserWriter:
 
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
-        self.state = StateDir(Path(cfg.state_path))
+        self.state = StateDir.of(cfg)
         self._user: Optional[_User] = None
 
     def finish(self, result: Analysis) -> ManifestRow:
@@ -172,9 +171,10 @@ class UserWriter:
         status, reason, path = REJECTED, result.reason, None
         name = source_name(result.topic, result.partition, result.offset)
         if result.crop is not None:
-            reason = self._place(user, result, crop_name(result.topic, result.partition, result.offset))
+            crop_file = crop_name(result.topic, result.partition, result.offset)
+            reason = self._place(user, result, crop_file)
             if reason is None:
-                status, path = ACCEPTED, f"{result.folder}/{crop_name(result.topic, result.partition, result.offset)}"
+                status, path = ACCEPTED, f"{result.folder}/{crop_file}"
             else:
                 user.keep_example(reason, name, result.crop)
         elif reason is not None:

@@ -15,7 +15,6 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
 from functools import partial
 from typing import Callable, Optional
 
@@ -73,7 +72,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
         return  # never commit past a failed batch: the job is stopping
     ranges = jvm_bridge.offset_ranges(rdd)
     inputs = sum(r.count for r in ranges)
-    state = StateDir(Path(cfg.state_path))
+    state = StateDir.of(cfg)
     if inputs:
         _state.last_record = time.monotonic()
         spark = SparkSession.builder.getOrCreate()
@@ -147,7 +146,7 @@ def _idle(cfg: Config) -> bool:
     if cfg.exit_when_idle_s <= 0 or time.monotonic() - _state.last_record < cfg.exit_when_idle_s:
         return False
     lags = kafka_clients.consumer_lag_or_none(cfg)
-    return lags is not None and sum(p.behind for p in lags) == 0
+    return lags is not None and kafka_clients.total_behind(lags) == 0
 
 
 def run_job(cfg: Config) -> int:

@@ -34,6 +34,11 @@ class PartitionLag:
         return self.end if self.lag is None else self.lag
 
 
+def total_behind(lags: list[PartitionLag]) -> int:
+    """Records the group has not committed, over all partitions."""
+    return sum(p.behind for p in lags)
+
+
 def make_producer(cfg: Config, **overrides: Any) -> "KafkaProducer":
     """A producer for frames up to cfg.max_message_bytes, acknowledged by all in-sync replicas."""
     from kafka import KafkaProducer

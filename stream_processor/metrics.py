@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import jvm_bridge, kafka_clients
@@ -64,7 +63,7 @@ def users_by_state(cfg: Config, now_s: Optional[float] = None) -> dict[str, int]
     derived when read: enrollment.state_of)."""
     now_ms = int((time.time() if now_s is None else now_s) * 1000)
     counts = Counter({state: 0 for state in STATES})
-    for status in StateDir(Path(cfg.state_path)).statuses():
+    for status in StateDir.of(cfg).statuses():
         counts[state_of(status, now_ms, cfg.enrollment_idle_s)] += 1
     return dict(counts)
 
@@ -123,7 +122,7 @@ def _set_lag(source: Any, cfg: Config, quiet: bool = False) -> Optional[int]:
         return None
     for p in lags:
         source.set(PARTITION_LAG.format(p.partition), p.behind)
-    total = sum(p.behind for p in lags)
+    total = kafka_clients.total_behind(lags)
     source.set("lag.total", total)
     return total
 

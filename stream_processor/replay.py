@@ -37,6 +37,6 @@ def replay(spark: SparkSession, input_path: str | Path, cfg: Config) -> BatchSum
     if not path.is_file():
         raise FileNotFoundError(f"replay: input file {input_path} does not exist")
     summary = process_batch(spark, jvm_bridge.text_lines(spark, str(path), path.name), datetime.now(), cfg,
-                            partial(FileDeadLetterSink, StateDir(Path(cfg.state_path)).dead_letters))
+                            partial(FileDeadLetterSink, StateDir.of(cfg).dead_letters))
     logs.batch(summary)
     return summary

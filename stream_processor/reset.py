@@ -26,7 +26,7 @@ def reset_user(cfg: Config, username: str) -> tuple[UserStatus, int]:
     name = normalize_username(username)
     if name is None:
         raise ResetError(f"{username!r} is not a valid username")
-    state = StateDir(Path(cfg.state_path))
+    state = StateDir.of(cfg)
     state.users.mkdir(parents=True, exist_ok=True)
     with state.user_lock(name):
         old = state.statuses([name])

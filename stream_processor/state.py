@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
+from .config import Config
 from .enrollment import UserStatus
 
 log = logging.getLogger("stream_processor")
@@ -31,6 +32,11 @@ LEGACY = {"_manifest": "manifest", "_dlq": "dead-letters"}  # what older version
 @dataclass(frozen=True)
 class StateDir:
     root: Path
+
+    @staticmethod
+    def of(cfg: Config) -> "StateDir":
+        """The state location a config names (Config.state_path)."""
+        return StateDir(Path(cfg.state_path))
 
     @property
     def manifest(self) -> Path:

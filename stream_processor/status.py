@@ -10,7 +10,6 @@ import json
 import logging
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import Optional
 
 from . import kafka_clients, logs, manifest, metrics
@@ -45,7 +44,7 @@ def status(cfg: Config) -> int:
         print(f"status: the Kafka broker at {cfg.bootstrap_servers} does not answer ({logs.first_line(exc)})",
               file=sys.stderr)
         return BROKER_DOWN
-    total = sum(p.behind for p in lags)
+    total = kafka_clients.total_behind(lags)
     out = [f"topic {cfg.topic}, group {cfg.group_id}, broker {cfg.bootstrap_servers}",
            f"  {'partition':>9}  {'committed':>10}  {'end':>10}  {'lag':>8}"]
     if not lags:
@@ -55,7 +54,7 @@ def status(cfg: Config) -> int:
         out.append(f"  {p.partition:>9}  {committed:>10}  {p.end:>10}  {p.behind:>8}")
     behind = total > cfg.max_lag
     out.append(f"  total lag {total} ({'BEHIND: more than' if behind else 'within'} max_lag {cfg.max_lag})")
-    state = StateDir(Path(cfg.state_path))
+    state = StateDir.of(cfg)
     summary = last_batch(state)
     out.append(f"last batch: {summary.line() if summary else 'none yet'}"
                + (f" input_bytes={summary.input_bytes}" if summary else ""))

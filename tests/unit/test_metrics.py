@@ -7,7 +7,6 @@ import json
 import logging
 from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -53,7 +52,7 @@ def test_summary_round_trips_through_json():
 
 def test_users_by_state_derives_stalled_from_the_last_crop(tmp_path):
     cfg = Config(output_dir=str(tmp_path / "out"), enrollment_idle_s=600)
-    state = StateDir(Path(cfg.state_path))
+    state = StateDir.of(cfg)
     state.users.mkdir(parents=True)
     now = 1_800_000_000
     for status in (UserStatus("ada", 60, count=60, last_accepted_ms=(now - 9999) * 1000),
