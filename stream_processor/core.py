@@ -190,7 +190,9 @@ class UserWriter:
         if not folder.has(name):
             if folder.full:
                 return Reason.USER_CAP_REACHED
-            if near_duplicate(hash_, folder.hashes().values(), self.cfg.min_crop_distance):
+            # The check off (0): the kept crops' hashes are never read (a stat per crop per batch).
+            if self.cfg.min_crop_distance and near_duplicate(hash_, folder.hashes().values(),
+                                                              self.cfg.min_crop_distance):
                 return Reason.NEAR_DUPLICATE
         folder.write_crop(name, result.crop, hash_)
         return None

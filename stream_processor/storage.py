@@ -140,8 +140,8 @@ class UserFolder(CappedFolder):
 
     def write_crop(self, name: str, data: bytes, hash_: int) -> Optional[Path]:
         path = self.write(name, data)
-        if path is not None:
-            self.hashes()[name] = hash_
+        if path is not None and self._hashes is not None:  # else read from the file when first asked
+            self._hashes[name] = hash_
         return path
 
 

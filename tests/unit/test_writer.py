@@ -58,6 +58,19 @@ def test_a_near_copy_of_a_kept_crop_is_rejected_and_a_distinct_face_is_kept(tmp_
     assert [r.reason for r in write(cfg, items)] == [r.reason for r in rows]
 
 
+def test_with_the_check_off_the_kept_crops_are_not_read_again(tmp_path, monkeypatch):
+    """min_crop_distance 0 (the benchmark's setting): no stat and no decode of every kept crop per batch."""
+    cfg = config(tmp_path, min_crop_distance=0)
+    face = astronaut().image
+    items = analyses(cfg, "ada", [face, face])
+    assert [r.status for r in write(cfg, items[:1])] == ["accepted"]
+
+    def no_reading(path):
+        raise AssertionError(f"read {path}")
+    monkeypatch.setattr("stream_processor.storage._file_hash", no_reading)
+    assert [r.status for r in write(cfg, items)] == ["accepted", "accepted"]
+
+
 def test_status_counts_each_record_once_and_writes_the_same_bytes_again(tmp_path):
     cfg = config(tmp_path, max_images_per_user=2)
     frames = [astronaut().image, make_frame("none", 3).image] + [make_frame("one", 20 + i).image for i in range(4)]
