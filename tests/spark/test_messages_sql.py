@@ -174,6 +174,30 @@ def test_sql_agrees_with_a_strict_python_reading_on_random_messages(spark):
     assert {m.reason for m in got} == {None, Reason.INVALID_JSON, Reason.MISSING_FIELD, Reason.INVALID_BASE64}
 
 
+def test_the_fast_reading_of_imagedata_agrees_where_its_guess_is_wrong(spark):
+    """MessageReader reads the first `"imageData": "<plain base64>"` apart and parses the rest; these
+    put that text where it is not the top-level field, or make the rest fail after it."""
+    img = base64.b64encode(b"frame bytes").decode()
+    values = [v.encode() for v in [
+        '{"a": {"imageData": "QUJD"}, "username": "u", "imageData": "%s"}' % img,  # nested first
+        '{"a\\"imageData": "QUJD", "username": "u", "imageData": "%s"}' % img,  # ends another key
+        '{"a": ["imageData", "QUJD"], "username": "u", "imageData": "%s"}' % img,  # not a key
+        '{"a": {"imageData": "QUJD"}, "username": "u"}',  # nested only: missing
+        '{"username": "u", "imageData": "%s", "imageData": "QUJD"}' % img,  # duplicate
+        '{"username": "u", "imageData": "%s", "timestamp": {"t": [1, 2]}}' % img,  # JSON text after it
+        '{"username": "u", "imageData": "%s", "timestamp": 1,}' % img,  # invalid after it
+        '{"username": "u", "imageData": "%s"} x' % img,  # data after the value
+        '{"username": "u", "imageData" :\n "%s" , "timestamp": "t"}' % img,  # spaces around the colon
+        '{"username": "u", "imageData": "%s", "timestamp": "\\udcff"}' % img,  # a lone surrogate after it
+        '["imageData", "%s"]' % img,
+    ]] + [b'{"username": "u", "imageData": "' + img.encode() + b'", "timestamp": "\xff"}']  # not UTF-8 after it
+    got = parse_all(spark, values)
+    want = [python_reading(v) for v in values]
+    assert [(m.reason, m.username, m.image) for m in got] == [(r, u, i) for r, u, _, i in want]
+    assert got[5].timestamp == '{"t": [1, 2]}' and got[8].timestamp == "t"
+    assert [m.reason for m in got].count(None) >= 5
+
+
 # --- hostile values through the SQL step and then the core (tests/unit/test_hostile.py: the core alone)
 
 def reasons_through_the_core(spark, values: list[bytes]) -> list[Optional[str]]:
