@@ -135,7 +135,7 @@ def _analyze_batches(cfg: Config, dead_letters: DeadLetterFactory, input_bytes: 
     def messages() -> Iterator[Message]:
         for batch in batches:
             for message in arrow_rows.from_batch(Message, batch):
-                input_bytes.add(len(message.value or b""))
+                input_bytes.add(message.value_bytes or 0)
                 yield message
     return _in_batches(Analysis, analyze_all(messages(), cfg, dead_letters()))
 

@@ -17,7 +17,7 @@ def dead_letter_entry(record: Message, reason: Reason, detail: str) -> dict:
     """The unchanged message with its reason and source coordinates."""
     entry = {"reason": reason.value, "detail": detail, "topic": record.topic,
              "partition": record.partition, "offset": record.offset}
-    value = record.value or b""
+    value = record.raw_value or b""
     try:
         entry["value"] = value.decode("utf-8")
     except UnicodeDecodeError:

@@ -40,7 +40,7 @@ class KafkaDeadLetterSink:
             ("source.offset", str(record.offset).encode()),
             ("detail", detail.encode("utf-8", "replace")),
         ]
-        value = record.value
+        value = record.raw_value
         if value is not None and len(value) > self._cfg.max_message_bytes:
             headers.append(("value.omitted", str(len(value)).encode()))
             value = b""

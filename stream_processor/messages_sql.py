@@ -3,8 +3,8 @@
 Input: the batch DataFrame (topic, partition, offset, timestamp, key, value). Output: the
 columns of `records.Message`: `username` as received, `timestamp` as given, `image` (the
 decoded base64), or `reason`/`detail` for a message rejected here (invalid_json,
-message_too_large, missing_field, invalid_base64), plus the raw `key` and `value` for the dead
-letters. Username normalisation and the image checks follow in Python (core.analyze).
+message_too_large, missing_field, invalid_base64), plus the raw `key` and `value` (or what
+rebuilds the value: `rest`, `image_at`) for the dead letters. Username normalisation and the image checks follow in Python (core.analyze).
 
 Spark's JSON reader is lenient where the contract is strict (duplicate keys, a number where a
 string is required, bytes that are not UTF-8, data after the value), so the value is read by our
@@ -45,7 +45,12 @@ END AS rejection"""]
 MESSAGE = [  # the fields of records.Message
     "topic", "partition", "offset", "time_ms", "m.username AS username", "m.timestamp AS timestamp",
     "CASE WHEN rejection IS NULL THEN m.image END AS image",
-    "rejection.reason AS reason", "coalesce(rejection.detail, '') AS detail", "key", "value",
+    "rejection.reason AS reason", "coalesce(rejection.detail, '') AS detail", "key",
+    # The frame's bytes cross once: a value that read_message took apart travels as the image and
+    # the rest (records.Message.raw_value puts it back together for a dead letter).
+    "CASE WHEN rejection IS NULL AND m.rest IS NOT NULL THEN NULL ELSE value END AS value",
+    "CASE WHEN rejection IS NULL THEN m.rest END AS rest", "CASE WHEN rejection IS NULL THEN m.image_at END AS image_at",
+    "value_bytes",
 ]
 
 

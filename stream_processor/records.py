@@ -6,6 +6,7 @@ accepted or rejected with a reason from the closed set below.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from enum import Enum
 from typing import Optional
@@ -64,7 +65,19 @@ class Message:
     reason: Optional[Reason] = None
     detail: str = ""
     key: Optional[bytes] = None
-    value: Optional[bytes] = None
+    value: Optional[bytes] = None  # None when `rest` is set (and for a tombstone)
+    rest: Optional[bytes] = None  # the value without its imageData text, which SQL read apart
+    image_at: Optional[int] = None  # the index of that text's opening quote in `rest`
+    value_bytes: Optional[int] = None  # the value's size, as read
+
+    @property
+    def raw_value(self) -> Optional[bytes]:
+        """The message as received, for a dead letter. SQL takes a text apart only when it is
+        the canonical base64 of the image (MessageReader.PlainImage), so encoding it gives it back."""
+        if self.rest is None or self.image is None or self.image_at is None:
+            return self.value
+        at = self.image_at + 1
+        return self.rest[:at] + base64.b64encode(self.image) + self.rest[at:]
 
     @property
     def coordinates(self) -> tuple[str, int, int]:

@@ -33,9 +33,13 @@ def parse_all(spark, values: list[Optional[bytes]], limit: int = LIMIT) -> list[
 def test_a_valid_message_becomes_typed_fields(spark):
     value = msg(username="ａｌｉｃｅ", imageData=base64.b64encode(PNG).decode(), timestamp="11/27/2026, 10:00:00", extra=1)
     [m] = parse_all(spark, [value])
-    assert (m.reason, m.username, m.timestamp, m.image, m.value) == (None, "ａｌｉｃｅ", "11/27/2026, 10:00:00", PNG, value)
+    assert (m.reason, m.username, m.timestamp, m.image, m.raw_value) == (None, "ａｌｉｃｅ", "11/27/2026, 10:00:00", PNG, value)
+    assert m.value is None and len(m.rest) < 120 and m.value_bytes == len(value), "the frame's bytes cross once"
     [m] = parse_all(spark, [msg(username="bob", imageData="")])
     assert (m.reason, m.timestamp, m.image) == (None, None, b"")
+    value = msg(username="bob", imageData="QR==")  # not as an encoder writes it (unused bits set): sent whole
+    [m] = parse_all(spark, [value])
+    assert (m.reason, m.image, m.rest, m.value) == (None, b"A", None, value)
 
 
 CASES = {
@@ -69,7 +73,7 @@ def test_every_pre_detection_reason(spark):
     wrong = {v[:60]: (m.reason, want) for v, m, want in zip(values, got, CASES.values()) if m.reason is not want}
     assert not wrong
     assert all(m.image is None and m.detail for m in got)
-    assert [m.value for m in got] == values, "the raw value is kept for the dead letters"
+    assert [m.raw_value for m in got] == values, "the raw value is kept for the dead letters"
 
 
 def test_message_too_large_is_checked_before_parsing(spark):

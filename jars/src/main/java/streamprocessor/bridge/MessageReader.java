@@ -44,7 +44,11 @@ public final class MessageReader implements UDF1<byte[], Row> {
       .add("image", DataTypes.BinaryType)
       .add("image_type", DataTypes.StringType)
       .add("image_error", DataTypes.StringType)
-      .add("timestamp", DataTypes.StringType);
+      .add("timestamp", DataTypes.StringType)
+      // Set when the imageData text was read apart (PlainImage): the value without that text, and
+      // where it went; with the image they give the value back (records.Message.raw_value).
+      .add("rest", DataTypes.BinaryType)
+      .add("image_at", DataTypes.IntegerType);
 
   static final int MAX_TIMESTAMP_CHARS = 200;
   private static final int MAX_DETAIL_CHARS = 200;
@@ -57,12 +61,19 @@ public final class MessageReader implements UDF1<byte[], Row> {
           .maxNumberLength(4300).maxNestingDepth(990).build())
       .build();
   private static final byte[] BASE64 = new byte[128];
+  /** Two ASCII characters ({@code c1 << 7 | c2}) -> their 12 bits, -1 outside the alphabet: half
+   * the lookups of one table, which counts where the JIT is C1 (conf/spark-defaults.conf). */
+  private static final short[] BASE64_PAIRS = new short[1 << 14];
 
   static {
     Arrays.fill(BASE64, (byte) -1);
+    Arrays.fill(BASE64_PAIRS, (short) -1);
     String alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (int i = 0; i < alphabet.length(); i++) {
       BASE64[alphabet.charAt(i)] = (byte) i;
+      for (int j = 0; j < alphabet.length(); j++) {
+        BASE64_PAIRS[alphabet.charAt(i) << 7 | alphabet.charAt(j)] = (short) (i << 6 | j);
+      }
     }
   }
 
@@ -153,7 +164,8 @@ public final class MessageReader implements UDF1<byte[], Row> {
       if (plain != null && !plainUsed) {
         return null;
       }
-      return RowFactory.create(null, typeOf(root), username, usernameType, image, imageType, imageError, timestamp);
+      return RowFactory.create(null, typeOf(root), username, usernameType, image, imageType, imageError, timestamp,
+          plainUsed ? doc : null, plainUsed ? plain.open : null);
     } catch (JsonProcessingException e) {
       return plain == null ? failed(firstLine(e.getOriginalMessage())) : null;
     } catch (IOException e) {
@@ -192,18 +204,37 @@ public final class MessageReader implements UDF1<byte[], Row> {
       if (open >= value.length || value[open] != '"') {
         return null;
       }
-      int close = open + 1;
-      while (close < value.length && value[close] != '"') {
+      // One pass: whole quads up to the last one (padded or not), which must end at a quote.
+      byte[] quads = new byte[(value.length - open) / 4 * 3];
+      int last = decodeQuads(value, open + 1, value.length, quads, 0);
+      int close = last;
+      while (close < value.length && close < last + 4 && value[close] != '"') {
         close++;
       }
-      if (close >= value.length) {
+      if (close >= value.length || value[close] != '"') {
         return null;
       }
+      byte[] tail;
       try {
-        return new PlainImage(open, close, base64(value, open + 1, close - open - 1));
+        tail = base64(value, last, close - last);
       } catch (IllegalArgumentException e) {  // not plain base64 (an escape, a bad character): the full reading says
         return null;
       }
+      if (!canonicalEnd(value, last, close)) {  // the value could not be rebuilt from the image
+        return null;
+      }
+      int n = (last - open - 1) / 4 * 3;
+      byte[] image = Arrays.copyOf(quads, n + tail.length);
+      System.arraycopy(tail, 0, image, n, tail.length);
+      return new PlainImage(open, close, image);
+    }
+
+    /** Whether the last quad's unused bits are zero, as base64 encoders write them. */
+    private static boolean canonicalEnd(byte[] value, int last, int close) {
+      if (close - last != 4 || value[close - 1] != '=') {
+        return true;
+      }
+      return value[close - 2] == '=' ? (digit(value[last + 1]) & 0xF) == 0 : (digit(value[last + 2]) & 0x3) == 0;
     }
 
     /** The value with this string's text removed: {@code "imageData": ""}. */
@@ -236,7 +267,7 @@ public final class MessageReader implements UDF1<byte[], Row> {
   }
 
   private static Row failed(String error) {
-    return RowFactory.create(error, null, null, null, null, null, null, null);
+    return RowFactory.create(error, null, null, null, null, null, null, null, null, null);
   }
 
   /** Not UTF-8 as Python decodes it (strict: no surrogates, no overlong forms), or bytes that
@@ -350,21 +381,11 @@ public final class MessageReader implements UDF1<byte[], Row> {
       throw new IllegalArgumentException("incorrect padding");
     }
     byte[] out = new byte[n / 4 * 3 + (rest == 0 ? 0 : rest - 1)];
-    int o = 0;
-    int i = offset;
-    for (int quads = offset + n - rest; i < quads; i += 4) {
-      int a = digit(text[i]);
-      int b = digit(text[i + 1]);
-      int c = digit(text[i + 2]);
-      int d = digit(text[i + 3]);
-      if ((a | b | c | d) < 0) {
-        throw notBase64();
-      }
-      int v = a << 18 | b << 12 | c << 6 | d;
-      out[o++] = (byte) (v >> 16);
-      out[o++] = (byte) (v >> 8);
-      out[o++] = (byte) v;
+    int i = offset + n - rest;
+    if (decodeQuads(text, offset, i, out, 0) != i) {
+      throw notBase64();
     }
+    int o = n / 4 * 3;
     if (rest > 0) {
       int a = digit(text[i]);
       int b = digit(text[i + 1]);
@@ -379,6 +400,34 @@ public final class MessageReader implements UDF1<byte[], Row> {
       }
     }
     return out;
+  }
+
+  /**
+   * Decodes whole quads of the alphabet from {@code text[from]} on, stopping before {@code to} or
+   * at the first quad with another character, into {@code out[at]} on; returns where it stopped.
+   */
+  static int decodeQuads(byte[] text, int from, int to, byte[] out, int at) {
+    short[] pairs = BASE64_PAIRS;
+    int i = from;
+    for (int o = at; i + 3 < to; i += 4, o += 3) {
+      int c0 = text[i];
+      int c1 = text[i + 1];
+      int c2 = text[i + 2];
+      int c3 = text[i + 3];
+      if ((c0 | c1 | c2 | c3) < 0) {
+        break;
+      }
+      int high = pairs[c0 << 7 | c1];
+      int low = pairs[c2 << 7 | c3];
+      if ((high | low) < 0) {
+        break;
+      }
+      int v = high << 12 | low;
+      out[o] = (byte) (v >> 16);
+      out[o + 1] = (byte) (v >> 8);
+      out[o + 2] = (byte) v;
+    }
+    return i;
   }
 
   private static int digit(byte c) {
