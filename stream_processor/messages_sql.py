@@ -16,6 +16,8 @@ DataFrame rather than `spark.sql(text, batch=df)`, which would run a command per
 
 from __future__ import annotations
 
+import weakref
+
 from pyspark.sql import DataFrame, SparkSession
 
 from .jvm_bridge import bridge_class
@@ -54,10 +56,14 @@ MESSAGE = [  # the fields of records.Message
 ]
 
 
+_REGISTERED: "weakref.WeakSet[SparkSession]" = weakref.WeakSet()
+
+
 def parse_messages(spark: SparkSession, batch: DataFrame, max_message_bytes: int) -> DataFrame:
     """`batch`: the batch's records (topic, partition, offset, timestamp, key, value)."""
-    if not spark.catalog.functionExists(READ_MESSAGE):  # functions live in the session
+    if spark not in _REGISTERED:  # functions live in the session; asking its catalog would create ./spark-warehouse
         bridge_class(spark._jvm, READER_CLASS).register(spark._jsparkSession)
+        _REGISTERED.add(spark)
     limit = int(max_message_bytes)
     return (batch.selectExpr(*(e.format(max_bytes=limit) for e in READ))
             .selectExpr(*(e.format(max_bytes=limit) for e in CHECK))

@@ -112,7 +112,7 @@ public final class MessageReader implements UDF1<byte[], Row> {
     try (JsonParser p = JSON.createParser(doc)) {
       JsonToken root = p.nextToken();
       if (root == null) {
-        return failed("no JSON value");
+        return plain == null ? failed("no JSON value") : null;
       }
       String username = null;
       String usernameType = null;
