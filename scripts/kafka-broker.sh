@@ -14,6 +14,9 @@
 #   KAFKA_LOG_DIR (.local/kafka/logs: the broker's own log files)
 #   KAFKA_NUM_PARTITIONS (2: partitions of auto-created topics)
 #   KAFKA_MESSAGE_MAX_BYTES (16777216)  KAFKA_HEAP_OPTS (-Xmx512m -Xms128m)
+#   KAFKA_JVM_OPTS (-XX:TieredStopAtLevel=1: C1 only; a local broker lives minutes to hours,
+#     and C2 compiling its paths took ~1 ms of CPU per PNG frame from a 2-core machine's
+#     pipeline during its first minutes: benchmarks/README.md, run 6)
 #   KAFKA_START_TIMEOUT (90 s)  KAFKA_STOP_TIMEOUT (30 s)
 #   KAFKA_SCRAM_USERS (empty: off) "name:password[,name:password]": adds a SASL_PLAINTEXT
 #     listener on KAFKA_SASL_PORT (9094) with SCRAM-SHA-512 and SCRAM-SHA-256, and creates these
@@ -32,6 +35,7 @@ LOG_DIR=${KAFKA_LOG_DIR:-$ROOT/.local/kafka/logs}
 NUM_PARTITIONS=${KAFKA_NUM_PARTITIONS:-2}
 MESSAGE_MAX_BYTES=${KAFKA_MESSAGE_MAX_BYTES:-16777216}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512m -Xms128m}
+JVM_OPTS=${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
@@ -147,9 +151,10 @@ EOF
 }
 
 java_cmd() {
-  local heap
+  local heap opts
   read -r -a heap <<< "$HEAP_OPTS"
-  JAVA=(java "${heap[@]}" -Djava.awt.headless=true -Dlog4j2.configurationFile="$DATA_DIR/log4j2.properties"
+  read -r -a opts <<< "$JVM_OPTS"
+  JAVA=(java "${heap[@]}" "${opts[@]}" -Djava.awt.headless=true -Dlog4j2.configurationFile="$DATA_DIR/log4j2.properties"
         -cp "$LIBS/*")
 }
 
