@@ -56,14 +56,9 @@ def with_retries(attempt: Callable[[], BatchSummary], attempts: int, what: str) 
                 raise
             pause = min(_MAX_BACKOFF_S, 2.0 ** (n - 1))
             log.error("%s FAILED (attempt %d of %d), offsets not committed, retrying in %.0f s: %s",
-                      what, n, attempts, pause, _first_line(exc))
+                      what, n, attempts, pause, logs.first_line(exc))
             _state.stop.wait(pause)
     raise AssertionError("unreachable")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"
 
 
 def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) -> None:
@@ -87,7 +82,7 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
             summary = with_retries(attempt, cfg.batch_attempts, f"batch {batch_time:%H:%M:%S}")
         except Exception as exc:  # noqa: BLE001
             log.critical("batch %s FAILED for good: stopping the job, offsets from %s on are not committed: %s",
-                         batch_time, batch_time, _first_line(exc))
+                         batch_time, batch_time, logs.first_line(exc))
             _state.failure = exc
             _state.stop.set()
             return
@@ -116,7 +111,7 @@ def _announce_quietly(cfg: Config, state: StateDir) -> None:
     try:
         _announce(cfg, state, [])
     except Exception as exc:  # noqa: BLE001 - a stall notice can wait for the next batch
-        log.warning("enrollment events not published (retried with the next batch): %s", _first_line(exc))
+        log.warning("enrollment events not published (retried with the next batch): %s", logs.first_line(exc))
 
 
 def _create_context(spark: SparkSession, cfg: Config) -> StreamingContext:
