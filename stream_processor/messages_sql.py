@@ -4,7 +4,8 @@ Input: the batch DataFrame (topic, partition, offset, timestamp, key, value). Ou
 columns of `records.Message`: `username` as received, `timestamp` as given, `image` (the
 decoded base64), or `reason`/`detail` for a message rejected here (invalid_json,
 message_too_large, missing_field, invalid_base64), plus the raw `key` and `value` (or what
-rebuilds the value: `rest`, `image_at`) for the dead letters. Username normalisation and the image checks follow in Python (core.analyze).
+rebuilds the value: `rest`, `image_at`) for the dead letters. Username normalisation and the
+image checks follow in Python (core.analyze).
 
 Spark's JSON reader is lenient where the contract is strict (duplicate keys, a number where a
 string is required, bytes that are not UTF-8, data after the value), so the value is read by our
