@@ -81,8 +81,8 @@ class BatchSummary:
 def process_batch(spark: SparkSession, source: DataFrame, batch_time: datetime, cfg: Config,
                   dead_letters: DeadLetterFactory) -> BatchSummary:
     """`source`: the batch's records (topic, partition, offset, timestamp, key, value), spread
-    over the cores, e.g. jvm_bridge.source_dataframe or text_lines. Raises when any output fails (disk, dead-letter topic): the
-    caller must not commit then."""
+    over the cores, e.g. jvm_bridge.source_dataframe or text_lines. Raises when any output fails
+    (disk, dead-letter topic): the caller must not commit then."""
     started = time.monotonic()
     state = prepare(cfg.output_dir, cfg.state_path)
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_RECORDS))

@@ -190,9 +190,7 @@ class UserWriter:
         if not folder.has(name):
             if folder.full:
                 return Reason.USER_CAP_REACHED
-            # The check off (0): the kept crops' hashes are never read (a stat per crop per batch).
-            if self.cfg.min_crop_distance and near_duplicate(hash_, folder.hashes().values(),
-                                                              self.cfg.min_crop_distance):
+            if near_duplicate(hash_, folder.kept_hashes(), self.cfg.min_crop_distance):
                 return Reason.NEAR_DUPLICATE
         folder.write_crop(name, result.crop, hash_)
         return None

@@ -133,10 +133,12 @@ class UserFolder(CappedFolder):
         super().__init__(user_dir(training_dir, username), cap, CROP_SUFFIX)
         self._hashes: Optional[dict[str, int]] = None
 
-    def hashes(self) -> dict[str, int]:
+    def kept_hashes(self) -> Iterator[int]:
+        """The hashes of the crops it holds, read from the files (once) only when iterated: with
+        the near-duplicate check off, never."""
         if self._hashes is None:
             self._hashes = {name: _file_hash(self.path / name) for name in sorted(self._names)}
-        return self._hashes
+        yield from self._hashes.values()
 
     def write_crop(self, name: str, data: bytes, hash_: int) -> Optional[Path]:
         path = self.write(name, data)
