@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 from pyspark.streaming import StreamingContext
 
 from . import jvm_bridge, kafka_clients, kafka_dead_letters, kafka_settings, logs, metrics
-from .batch import BatchSummary, process_batch
+from .batch import BatchQuery, BatchSummary
 from .config import Config
 from .enrollment import Announcements
 from .state import StateDir
@@ -41,6 +41,7 @@ class _DriverState:
     failure: Optional[BaseException] = None
     stop: threading.Event = field(default_factory=threading.Event)
     announcements: Optional[Announcements] = None  # enrollment events, made on the first batch
+    query: Optional[BatchQuery] = None  # the batch's query, built for the first batch
 
 
 _state = _DriverState()
@@ -71,10 +72,12 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
     if inputs:
         _state.last_record = time.monotonic()
         spark = SparkSession.builder.getOrCreate()
+        if _state.query is None:
+            _state.query = BatchQuery(spark, cfg, partial(kafka_dead_letters.KafkaDeadLetterSink, cfg))
+        query = _state.query
 
         def attempt() -> BatchSummary:
-            summary = process_batch(spark, jvm_bridge.source_dataframe(spark, rdd), batch_time, cfg,
-                                    partial(kafka_dead_letters.KafkaDeadLetterSink, cfg))
+            summary = query.run(jvm_bridge.source_dataframe(spark, rdd), batch_time)
             _announce(cfg, state, summary.users)  # before the commit: at least once
             return summary
 
@@ -146,6 +149,7 @@ def _idle(cfg: Config) -> bool:
 
 def run_job(cfg: Config) -> int:
     spark = _session(cfg)
+    jvm_bridge.bind_type_util(spark._jvm)
     kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic)
     kafka_clients.ensure_topic(cfg, cfg.status_topic, cleanup_policy="compact")  # the latest event per user is what counts
     if cfg.checkpoint_dir:

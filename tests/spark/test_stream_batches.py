@@ -1,5 +1,5 @@
-"""The batch function driven by a DStream (queueStream), as the job drives it: one summary per
-micro-batch, manifest rows stamped with their batch, the per-user cap held across batches, and
+"""The batch function driven by a DStream (queueStream), as the job drives it: one query for
+every batch (BatchQuery), one summary per micro-batch, manifest rows stamped with their batch, the per-user cap held across batches, and
 one Spark SQL execution per batch that parses the messages and runs the Python frame work."""
 
 import threading
@@ -9,7 +9,7 @@ import pytest
 from pyspark.streaming import StreamingContext
 
 from stream_processor import manifest
-from stream_processor.batch import process_batch
+from stream_processor.batch import BatchQuery
 from stream_processor.config import Config
 from stream_processor.dead_letters import FileDeadLetterSink
 from stream_processor.samples import encode, make_frame, message
@@ -35,11 +35,11 @@ def test_queue_stream_batches_share_the_cap_and_stamp_their_batch(spark, tmp_pat
     batches = [records("t", 0, faces[:3] + [b"{broken"]), records("t", 4, faces[3:])]
     cfg = Config(output_dir=str(tmp_path / "train"), max_images_per_user=4)
     summaries, done = [], threading.Event()
+    query = BatchQuery(spark, cfg, lambda: FileDeadLetterSink(tmp_path / "dead-letters"))
 
     def on_batch(batch_time, rdd):
         if not rdd.isEmpty():
-            summaries.append(process_batch(spark, source_frame(spark, rdd), batch_time, cfg,
-                                           lambda: FileDeadLetterSink(tmp_path / "dead-letters")))
+            summaries.append(query.run(source_frame(spark, rdd), batch_time))
         if len(summaries) == len(batches):
             done.set()
 
