@@ -85,7 +85,7 @@ class BatchQuery:
     run on each batch's records."""
 
     def __init__(self, spark: SparkSession, cfg: Config, dead_letters: DeadLetterFactory) -> None:
-        self.spark, self.cfg = spark, cfg
+        self.cfg = cfg
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_RECORDS))
         self._input_bytes = _input_bytes(spark)
         stand_in = jvm_bridge.stand_in(spark)

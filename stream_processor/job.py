@@ -72,12 +72,11 @@ def handle_batch(cfg: Config, stream_id: int, batch_time: datetime, rdd: RDD) ->
     if inputs:
         _state.last_record = time.monotonic()
         spark = SparkSession.builder.getOrCreate()
-        if _state.query is None:
-            _state.query = BatchQuery(spark, cfg, partial(kafka_dead_letters.KafkaDeadLetterSink, cfg))
-        query = _state.query
 
         def attempt() -> BatchSummary:
-            summary = query.run(jvm_bridge.source_dataframe(spark, rdd), batch_time)
+            if _state.query is None:
+                _state.query = BatchQuery(spark, cfg, partial(kafka_dead_letters.KafkaDeadLetterSink, cfg))
+            summary = _state.query.run(jvm_bridge.source_dataframe(spark, rdd), batch_time)
             _announce(cfg, state, summary.users)  # before the commit: at least once
             return summary
 
