@@ -1,6 +1,7 @@
 """Python's side of our JVM bridge in jars/ (README, "The bridge (`jars/`)"): the jars, the Kafka
-direct stream, a batch as a DataFrame built in the JVM, offsets and commits, and replay's file
-of messages as the same kind of DataFrame.
+direct stream, a batch as a DataFrame built in the JVM, offsets and commits, replay's file of
+messages as the same kind of DataFrame, and the batch's query kept from one batch to the next
+(BatchPlan).
 
 Spark's kafka-0-10 integration has a Java API only; its records stay in the JVM, where the
 batch DataFrame is built, and reach Python only through Spark SQL and mapInArrow (batch.py).
