@@ -1,6 +1,7 @@
 """The batch function driven by a DStream (queueStream), as the job drives it: one query for
-every batch (BatchQuery), one summary per micro-batch, manifest rows stamped with their batch, the per-user cap held across batches, and
-one Spark SQL execution per batch that parses the messages and runs the Python frame work."""
+every batch (BatchQuery), one summary per micro-batch, manifest rows stamped with their batch,
+the per-user cap held across batches, and one Spark SQL execution per batch that parses the
+messages and runs the Python frame work."""
 
 import threading
 from pathlib import Path

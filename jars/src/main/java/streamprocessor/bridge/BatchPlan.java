@@ -25,7 +25,7 @@ import scala.runtime.AbstractPartialFunction;
 public final class BatchPlan {
   private final SparkSession spark;
   private final LogicalPlan query;
-  private final List<Attribute> standIn;
+  private final List<Attribute> standInColumns;
 
   /** An empty batch (columns: {@link KafkaBridge#SOURCE_SCHEMA}) to build the query on. */
   public static Dataset<Row> standIn(SparkSession spark) {
@@ -36,7 +36,7 @@ public final class BatchPlan {
   public BatchPlan(Dataset<Row> query, Dataset<Row> standIn) {
     this.spark = (SparkSession) query.sparkSession();
     this.query = query.queryExecution().analyzed();
-    this.standIn = CollectionConverters.asJava(standIn.queryExecution().analyzed().output());
+    this.standInColumns = CollectionConverters.asJava(standIn.queryExecution().analyzed().output());
     if (standIns(this.query) != 1) {
       throw new IllegalArgumentException("the query does not read the stand-in source exactly once");
     }
@@ -46,13 +46,13 @@ public final class BatchPlan {
   public Dataset<Row> on(Dataset<Row> source) {
     LogicalPlan given = source.queryExecution().analyzed();
     List<Attribute> columns = CollectionConverters.asJava(given.output());
-    if (columns.size() != standIn.size()) {
-      throw new IllegalArgumentException("the source has " + columns.size() + " columns, not " + standIn.size());
+    if (columns.size() != standInColumns.size()) {
+      throw new IllegalArgumentException("the source has " + columns.size() + " columns, not " + standInColumns.size());
     }
     // The source's columns under the stand-in's ids, so that the query's references resolve to them.
     List<NamedExpression> renamed = new ArrayList<>();
     for (int i = 0; i < columns.size(); i++) {
-      Attribute want = standIn.get(i);
+      Attribute want = standInColumns.get(i);
       Attribute have = columns.get(i);
       if (!want.name().equals(have.name()) || !want.dataType().sameType(have.dataType())) {
         throw new IllegalArgumentException("source column " + i + " is " + describe(have) + ", not " + describe(want));
@@ -69,7 +69,7 @@ public final class BatchPlan {
   }
 
   private boolean isStandIn(LogicalPlan plan) {
-    return plan instanceof LeafNode && CollectionConverters.asJava(plan.output()).equals(standIn);
+    return plan instanceof LeafNode && CollectionConverters.asJava(plan.output()).equals(standInColumns);
   }
 
   private LogicalPlan replace(LogicalPlan plan, LogicalPlan input) {
