@@ -42,6 +42,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -850,14 +851,14 @@ def main(argv: Optional[list[str]] = None) -> int:
                     row: dict[str, Any] = {"cores": cores, "format": fmt, "frames": args.frames, "load": args.load,
                                            "batch_interval_s": args.batch_interval}
                     rows.append(row)
+                    limit = partial(measure_limit, paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)
                     if "limit" in args.only:
                         # attempt() calls each closure at once, inside this iteration (B023 does not apply).
                         if attempt(row, "stages", lambda: {"stage_ms": measure_stages(  # noqa: B023
                                 paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):  # noqa: B023
                             say(f"{fmt}: CPU ms per frame by stage: "
                                 + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
-                        if attempt(row, "limit", lambda: measure_limit(  # noqa: B023
-                                paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)):  # noqa: B023
+                        if attempt(row, "limit", limit):
                             say(f"{fmt}: limit {row['limit_fps']:.1f} frames/s with {cores} processes, "
                                 f"CPU {row['limit_cpu_ms_per_frame']:.1f} ms/frame")
                     if "seed" in args.only:
@@ -885,8 +886,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                     if "limit" in args.only and "pipeline" in args.only and "limit_fps" in row:
                         # This machine's speed drifts by 10-20% within minutes: the limit again,
                         # right after the pipeline, and the pipeline compared with the mean of both.
-                        if attempt(row, "limit after", lambda: {f"{k}_after": v for k, v in measure_limit(  # noqa: B023
-                                paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds).items()}):  # noqa: B023
+                        if attempt(row, "limit after", lambda: {f"{k}_after": v for k, v in limit().items()}):  # noqa: B023
                             say(f"{fmt}: limit after the pipeline {row['limit_fps_after']:.1f} frames/s, "
                                 f"CPU {row['limit_cpu_ms_per_frame_after']:.1f} ms/frame")
                 if isinstance(cluster, LocalCluster):
