@@ -43,7 +43,7 @@ import numpy as np
 
 from stream_processor.config import Config
 from stream_processor.core import analyze
-from stream_processor.records import Box, SourceRecord
+from stream_processor.records import Box, Message
 from stream_processor.samples import encode, message
 
 from . import real_faces
@@ -121,8 +121,8 @@ def crop_items(frames: int, cfg: Config) -> tuple[list[Item], dict[str, int]]:
             continue
         wanted[case.source] -= 1
         counts["frames"] += 1
-        record = SourceRecord("identity", 0, seed, None, None, message("student", encode(case.image, "png")))
-        result = analyze(record, cfg)
+        png = encode(case.image, "png")  # the message as the SQL step leaves it (records.Message)
+        result = analyze(Message("identity", 0, seed, None, "student", None, png, value=message("student", png)), cfg)
         if result.crop is not None:
             counts["crops"] += 1
             crops.append((case.source, cv2.imdecode(np.frombuffer(result.crop, np.uint8), cv2.IMREAD_COLOR)))
