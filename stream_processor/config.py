@@ -55,7 +55,7 @@ class Config:
     min_face_fraction: float = _setting("faces", 0.2, "MIN_FACE_FRACTION", "smallest face, as a fraction of the frame's shorter side")
     scale_factor: float = _setting("faces", 1.1, "SCALE_FACTOR", "Haar pyramid step between scales")
     min_neighbors: int = _setting("faces", 3, "MIN_NEIGHBORS", "Haar detections needed to keep a face")
-    crop_margin: float = _setting("faces", 0.2, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
+    crop_margin: float = _setting("faces", 0.4, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
     crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
     max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user (the enrollment target); later frames are user_cap_reached")
     # [quality] (defaults calibrated by benchmarks/gates.py)

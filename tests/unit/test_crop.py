@@ -96,16 +96,19 @@ def test_png_is_deterministic_and_lossless(frame):
 
 # ---- crops another detector finds again (the trainer re-detects every crop and drops misses) ----
 
-from benchmarks import real_faces  # noqa: E402
-from benchmarks.accuracy import redetected  # noqa: E402
+from benchmarks import real_faces, trainer_detector  # noqa: E402
+from benchmarks.accuracy import redetected, trainer_takes_the_face  # noqa: E402
 from stream_processor.align import align_face  # noqa: E402
 from stream_processor.config import Config  # noqa: E402
 from stream_processor.detect import FaceFinding, detector_for  # noqa: E402
 from stream_processor.samples import astronaut  # noqa: E402
 
 
-@pytest.mark.skipif(not real_faces.available(), reason="the face photos in .local/faces are not there")
-def test_default_cascade_finds_the_face_again_on_aligned_crops():
+@pytest.fixture(scope="module")
+def real_frames_and_crops():
+    """The astronaut and 12 real faces (upright and turned), and the job's aligned crops of them."""
+    if not real_faces.available():
+        pytest.skip("the face photos in .local/faces are not there")
     cfg = Config()
     detector = detector_for(cfg)
     frames = [astronaut().image] + [real_faces.make_case(kind, s).image for kind in ("one", "rotated") for s in range(100, 106)]
@@ -113,8 +116,21 @@ def test_default_cascade_finds_the_face_again_on_aligned_crops():
     for image in frames:
         found = detector.find(image)
         if isinstance(found, FaceFinding):
-            crops.append(align_face(image, found, cfg.crop_margin, cfg.crop_size))
-    assert len(crops) >= 10 and sum(c.aligned for c in crops) >= 8
-    assert all(redetected(c.image) for c in crops)
+            crops.append((align_face(image, found, cfg.crop_margin, cfg.crop_size), found.box))
+    assert len(crops) >= 10 and sum(c.aligned for c, _ in crops) >= 8
+    return frames, crops
+
+
+def test_default_cascade_finds_the_face_again_on_aligned_crops(real_frames_and_crops):
+    frames, crops = real_frames_and_crops
+    assert all(redetected(c.image) for c, _ in crops)
     # and it is not a property of any 160 px square: the background is not found
     assert not redetected(cv2.resize(frames[0][300:460, 0:160], (160, 160)))
+
+
+def test_the_trainers_own_detector_finds_the_face_again_on_aligned_crops(real_frames_and_crops):
+    """uPresent's trainer drops every crop its res10 SSD does not find (../shared/design.md), and
+    embeds what it finds: the box must be the face, not a corner of it."""
+    frames, crops = real_frames_and_crops
+    assert all(trainer_takes_the_face(c, box) for c, box in crops)
+    assert trainer_detector.detect(cv2.resize(frames[0][300:460, 0:160], (160, 160))) is None  # background
