@@ -69,7 +69,7 @@ def box_in_crop(crop: AlignedCrop, box: Box) -> Box:
 def trainer_takes_the_face(crop: AlignedCrop, box: Box) -> bool:
     """Does uPresent's trainer find a face in the crop, on the face (not a bit of it)?"""
     found = trainer_detector.detect(crop.image)
-    return found is not None and on_face(found.box, box_in_crop(crop, box))
+    return found is not None and on_face(found, box_in_crop(crop, box))
 
 
 _redetector: Optional[cv2.CascadeClassifier] = None

@@ -42,8 +42,8 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Optional
@@ -54,16 +53,8 @@ def _net() -> cv2.dnn.Net:
     return cv2.dnn.readNetFromCaffe(str(prototxt), str(model))
 
 
-@dataclass(frozen=True)
-class TrainerFace:
-    """The face the trainer would embed: its box in the given image's pixels, and its confidence."""
-
-    box: Box
-    confidence: float
-
-
-def detect(image_bgr: np.ndarray) -> Optional[TrainerFace]:
-    """The face the trainer would take from `image_bgr`, or None when it would skip the image
+def detect(image_bgr: np.ndarray) -> Optional[Box]:
+    """The box the trainer would embed, in `image_bgr`'s pixels, or None when it would skip the image
     (confidence not above 0.5, or a region under 20 px: a box reaching beyond the image's left or
     top edge slices to nothing in the trainer, so it is skipped too)."""
     height, width = image_bgr.shape[:2]
@@ -81,4 +72,4 @@ def detect(image_bgr: np.ndarray) -> Optional[TrainerFace]:
     if min(face.shape[:2]) < MIN_SIDE:
         return None
     s = width / w
-    return TrainerFace(Box(round(x0 * s), round(y0 * s), round((x1 - x0) * s), round((y1 - y0) * s)), float(best[2]))
+    return Box(round(x0 * s), round(y0 * s), round((x1 - x0) * s), round((y1 - y0) * s))
