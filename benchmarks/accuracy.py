@@ -15,7 +15,8 @@ degrees), crops in which two detectors that the job does not use find the face a
 alone (>= 99 %): OpenCV's haarcascade_frontalface_default, and uPresent's trainer's own res10 SSD
 as its embeddings.py runs it (benchmarks/trainer_detector.py), its box on the face (with crops
 grown by 0.2 it often took a corner of the face instead), and ms per frame on one core:
-today's detect against detect + verify + align (<= +5 ms).
+today's detect (`TODAY`: issue 10's baseline settings, 14.8 ms on a quiet core) against detect +
+verify + align (<= +5 ms there; on a slower machine the extra is scaled by 14.8 / today's ms).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from stream_processor.align import AlignedCrop, align_face
 from stream_processor.config import Config
 from stream_processor.crop import crop_face
-from stream_processor.detect import FaceFinding, FaceRejection, detector_for
+from stream_processor.detect import DetectorSettings, FaceDetector, FaceFinding, FaceRejection, detector_for
 from stream_processor.records import Box
 
 from . import real_faces, trainer_detector
@@ -42,7 +43,11 @@ from . import real_faces, trainer_detector
 SAMPLES_SEED = 2_000_000
 TARGET_KEEP, TARGET_DROP, TARGET_REDETECT = 0.95, 0.985, 0.99
 TARGET_ROLL_MEDIAN, TARGET_ROLL_P90, TARGET_EXTRA_MS = 3.0, 6.0, 5.0
+TODAY_MS = 14.8  # issue 10's today's detect on one quiet core: the extra is scaled to it
 REDETECT_CASCADE = "haarcascade_frontalface_default.xml"
+# Issue 10's "today": the detector as it was when its 14.8 ms were measured. The cost target is
+# an increment over this, whatever the main pass's settings are now.
+TODAY = DetectorSettings(max_side=320, min_face_fraction=0.2, scale_factor=1.1, min_neighbors=3)
 # CPU time of this process: with OpenCV on one thread it is the cost on one core.
 clock = time.process_time
 
@@ -73,6 +78,14 @@ def trainer_takes_the_face(crop: AlignedCrop, box: Box) -> bool:
 
 
 _redetector: Optional[cv2.CascadeClassifier] = None
+_today_detector: Optional[FaceDetector] = None
+
+
+def _today() -> FaceDetector:
+    global _today_detector
+    if _today_detector is None:
+        _today_detector = FaceDetector(TODAY)
+    return _today_detector
 
 
 def redetected(crop: np.ndarray) -> bool:
@@ -128,7 +141,8 @@ class Run:
                 out.append((f"re-detected by {by} >= {TARGET_REDETECT:.0%}", n / self.crops >= TARGET_REDETECT))
         today, extra = self.extra_ms()
         if today:
-            out.append((f"detect+verify+align <= today + {TARGET_EXTRA_MS} ms", extra <= TARGET_EXTRA_MS))
+            out.append((f"detect+verify+align <= today's {TODAY_MS} ms + {TARGET_EXTRA_MS} ms",
+                        extra * TODAY_MS / today <= TARGET_EXTRA_MS))
         return out
 
     def extra_ms(self) -> tuple[float, float]:
@@ -139,7 +153,7 @@ class Run:
 def evaluate(run: Run, image: np.ndarray, kind: str, faces: tuple[Box, ...], roll: Optional[float], seed: int, cfg: Config) -> None:
     detector = detector_for(cfg)
     t0 = clock()
-    detector.detect(image)
+    _today().detect(image)
     t1 = clock()
     found = detector.find(image)
     t2 = clock()
@@ -222,7 +236,8 @@ def report(name: str, run: Run) -> bool:
             print(f"    {stage:<22} {statistics.fmean(v) * 1e3:6.2f} (p50 {statistics.median(v) * 1e3:.2f}, "
                   f"p95 {np.percentile(v, 95) * 1e3:.2f})")
     today, extra = run.extra_ms()
-    print(f"    detect+verify+align vs today's detect+crop: {extra:+.2f} ms")
+    print(f"    detect+verify+align vs today's detect+crop: {extra:+.2f} ms here, {(today + extra) / today:.2f} x; "
+          f"{extra * TODAY_MS / today:+.1f} ms where today's detect takes {TODAY_MS} ms")
     met = True
     for what, ok in run.checks():
         print(f"  {'ok  ' if ok else 'MISS'} {what}")
