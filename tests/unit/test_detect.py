@@ -67,7 +67,7 @@ def test_two_face_frames_give_two_boxes_one_per_face(detector, frames, found):
     for f, b in zip(frames["two"], found["two"]):
         ok += len(b) == 2 and all(any(on_face(box, face) for box in b) for face in f.faces)
         assert len(b) != 1 or not on_face(b[0], f.faces[0]) or not on_face(b[0], f.faces[1])
-        # where the confident pass sees one of them, the decision still sees both
+        # the decision rejects every one, also where the confident pass saw only one face
         assert detector.find(f.image).reason is Reason.MULTIPLE_FACES
     assert ok >= len(frames["two"]) - 1
 
