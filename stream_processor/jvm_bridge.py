@@ -132,7 +132,7 @@ def commit_offsets(stream_id: int, rdd: "RDD[Any]", ranges: list[OffsetRange]) -
 def source_dataframe(spark: "SparkSession", rdd: "RDD[Any]") -> "DataFrame":
     """The batch as a DataFrame built inside the JVM from the Kafka RDD, no Python round trip:
     topic string, partition int, offset long, timestamp long (ms), key binary, value binary;
-    spread over every core (a shuffle in the JVM when the topic has fewer partitions)."""
+    read by about one task per core, each a consecutive slice of one partition's offsets."""
     from pyspark.sql import DataFrame
 
     jdf = bridge_class(rdd.ctx._jvm).sourceDataFrame(spark._jsparkSession, _java_rdd(rdd), _cores(spark))

@@ -33,6 +33,7 @@ import org.apache.spark.streaming.kafka010.CanCommitOffsets;
 import org.apache.spark.streaming.kafka010.ConsumerStrategies;
 import org.apache.spark.streaming.kafka010.ConsumerStrategy;
 import org.apache.spark.streaming.kafka010.HasOffsetRanges;
+import org.apache.spark.streaming.kafka010.KafkaRDD;
 import org.apache.spark.streaming.kafka010.KafkaUtils;
 import org.apache.spark.streaming.kafka010.LocationStrategies;
 import org.apache.spark.streaming.kafka010.LocationStrategy;
@@ -201,21 +202,78 @@ public final class KafkaBridge {
   }
 
   /**
-   * The batch as a DataFrame built in the JVM (columns: {@link #SOURCE_SCHEMA}), spread over at
-   * least {@code minPartitions} partitions: a batch with fewer Kafka partitions than cores is
-   * shuffled here, so that the frame work uses every core.
+   * The batch as a DataFrame built in the JVM (columns: {@link #SOURCE_SCHEMA}), read by about
+   * {@code tasks} tasks (one per core): each Kafka partition's offset range is cut into
+   * consecutive slices ({@link #slices}), read by a KafkaRDD like the stream's own. A batch with
+   * fewer partitions than cores thus uses every core without a shuffle of its frames. More tasks
+   * than cores balance the cores better, but each Python task costs ~0.1 s of CPU here: measured,
+   * it cost more than it saved (benchmarks/README.md, "Tried and not adopted").
    */
-  public static Dataset<Row> sourceDataFrame(SparkSession spark, Object rdd, int minPartitions) {
+  public static Dataset<Row> sourceDataFrame(SparkSession spark, Object rdd, int tasks) {
     @SuppressWarnings("unchecked")
-    RDD<ConsumerRecord<byte[], byte[]>> records = (RDD<ConsumerRecord<byte[], byte[]>>) kafkaRdd(rdd);
-    JavaRDD<Row> rows = records.toJavaRDD().map(r -> RowFactory.create(
+    KafkaRDD<byte[], byte[]> batch = (KafkaRDD<byte[], byte[]>) kafkaRdd(rdd);
+    boolean consumerCache = spark.sparkContext().conf().getBoolean("spark.streaming.kafka.consumer.cache.enabled", true);
+    Slices sliced = new Slices(spark.sparkContext(), batch.kafkaParams(), slices(batch.offsetRanges(), tasks),
+        batch.preferredHosts(), consumerCache);
+    JavaRDD<Row> rows = sliced.toJavaRDD().map(r -> RowFactory.create(
         r.topic(), r.partition(), r.offset(), r.timestamp(), r.key(), r.value()));
-    return spark.createDataFrame(spread(rows, minPartitions), SOURCE_SCHEMA);
+    return spark.createDataFrame(rows, SOURCE_SCHEMA);
   }
 
-  /** {@code rows} as they are, or shuffled into {@code minPartitions} partitions if they have fewer. */
-  static JavaRDD<Row> spread(JavaRDD<Row> rows, int minPartitions) {
-    return rows.getNumPartitions() >= minPartitions ? rows : rows.repartition(minPartitions);
+  /**
+   * A batch's slices. The first slice of each partition keeps the executor that the partition
+   * prefers (where its consumer is cached); the others run wherever a core is free. Otherwise
+   * Spark holds them for that one executor for up to spark.locality.wait (3 s): measured with a
+   * 1-partition topic, the second core then idled ~40 % of each batch.
+   */
+  static final class Slices extends KafkaRDD<byte[], byte[]> {
+    private static final long serialVersionUID = 1L;
+    private static final scala.collection.immutable.Seq<String> ANYWHERE =
+        scala.jdk.javaapi.CollectionConverters.asScala(new ArrayList<String>()).toList();
+    private final Set<Integer> anywhere;
+
+    Slices(org.apache.spark.SparkContext sc, Map<String, Object> params, OffsetRange[] slices,
+        Map<TopicPartition, String> hosts, boolean consumerCache) {
+      super(sc, params, slices, hosts, consumerCache);
+      this.anywhere = new HashSet<>(notFirst(slices));
+    }
+
+    @Override
+    public scala.collection.immutable.Seq<String> getPreferredLocations(org.apache.spark.Partition split) {
+      return anywhere.contains(split.index()) ? ANYWHERE : super.getPreferredLocations(split);
+    }
+  }
+
+  /** Indexes of the slices that do not start their partition's range (slices in {@link #slices}'s order). */
+  public static List<Integer> notFirst(OffsetRange[] slices) {
+    List<Integer> out = new ArrayList<>();
+    for (int i = 1; i < slices.length; i++) {
+      if (slices[i].topicPartition().equals(slices[i - 1].topicPartition())) {
+        out.add(i);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * {@code ranges} cut into about {@code tasks} consecutive slices in all, shared out by size,
+   * at least one per range and at most one per record; empty ranges stay as they are.
+   */
+  public static OffsetRange[] slices(OffsetRange[] ranges, int tasks) {
+    long total = 0;
+    for (OffsetRange r : ranges) {
+      total += r.count();
+    }
+    List<OffsetRange> out = new ArrayList<>();
+    for (OffsetRange r : ranges) {
+      long n = total == 0 ? 1 : Math.max(1, Math.min(r.count(), Math.round((double) tasks * r.count() / total)));
+      for (long i = 0; i < n; i++) {
+        long from = r.fromOffset() + r.count() * i / n;
+        long until = r.fromOffset() + r.count() * (i + 1) / n;
+        out.add(OffsetRange.create(r.topic(), r.partition(), from, until));
+      }
+    }
+    return out.toArray(new OffsetRange[0]);
   }
 
   /** The active context's input stream with this id, as the object that can commit. */

@@ -35,7 +35,12 @@ public final class TextLines {
         .map(pair -> withoutCr(pair._2()));  // Hadoop reuses the Text: copy its bytes
     JavaRDD<Row> rows = lines.zipWithIndex()
         .map(line -> RowFactory.create(topic, 0, line._2(), null, null, line._1()));
-    return spark.createDataFrame(KafkaBridge.spread(rows, minPartitions), KafkaBridge.SOURCE_SCHEMA);
+    return spark.createDataFrame(spread(rows, minPartitions), KafkaBridge.SOURCE_SCHEMA);
+  }
+
+  /** {@code rows} as they are, or shuffled into {@code minPartitions} partitions if they have fewer. */
+  private static JavaRDD<Row> spread(JavaRDD<Row> rows, int minPartitions) {
+    return rows.getNumPartitions() >= minPartitions ? rows : rows.repartition(minPartitions);
   }
 
   private static byte[] withoutCr(Text line) {
