@@ -69,6 +69,16 @@ def shared_producer(cfg: Config) -> "KafkaProducer":
         return producer
 
 
+def close_shared_producers(timeout_s: float = 5.0) -> None:
+    """Closes the process's shared producers, so that none is left retrying a broker that has
+    gone (its network thread logs until the process ends); the next shared_producer makes a new one."""
+    with _producers_lock:
+        producers = list(_producers.values())
+        _producers.clear()
+    for producer in producers:
+        producer.close(timeout=timeout_s)
+
+
 def admin_client(cfg: Config, timeout_ms: Optional[int] = None) -> "KafkaAdminClient":
     """`timeout_ms` caps bootstrapping and each request (kafka-python's default: 30 s each)."""
     from kafka import KafkaAdminClient

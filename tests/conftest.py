@@ -39,8 +39,13 @@ def kafka_broker():
     `.sasl_bootstrap` with the SCRAM user in SCRAM_USER."""
     from tests.support.broker import SCRAM_USER, LocalBroker
 
+    from stream_processor import kafka_clients
+
     with LocalBroker(scram_users=dict([SCRAM_USER])) as broker:
-        yield broker
+        try:
+            yield broker
+        finally:  # before the broker stops: a producer left retrying it logs into closed streams at exit
+            kafka_clients.close_shared_producers()
 
 
 @pytest.fixture(scope="session")

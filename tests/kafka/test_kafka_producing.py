@@ -67,3 +67,13 @@ def test_topic_sizing_and_consumer_lag(kafka_broker):
     assert str(cfg.max_message_bytes + kafka_settings.HEADROOM_BYTES) in repr(configs)
     assert [(lag.partition, lag.committed, lag.end, lag.lag) for lag in kafka_clients.consumer_lag(cfg)] == \
         [(0, None, 0, None), (1, None, 0, None)]
+
+
+def test_closing_the_shared_producers_stops_them_and_the_next_call_makes_a_new_one(kafka_broker):
+    cfg = Config(bootstrap_servers=kafka_broker.bootstrap)
+    first = kafka_clients.shared_producer(cfg)
+    assert kafka_clients.shared_producer(cfg) is first
+    kafka_clients.close_shared_producers()
+    assert first._closed and not first._sender.is_alive()  # its network thread is gone
+    again = kafka_clients.shared_producer(cfg)
+    assert again is not first and not again._closed
