@@ -78,23 +78,22 @@ def trainer_takes_the_face(crop: AlignedCrop, box: Box) -> bool:
     return found is not None and on_face(found, box_in_crop(crop, box))
 
 
-_redetector: Optional[cv2.CascadeClassifier] = None
-
-
 @lru_cache(maxsize=1)
 def _today() -> FaceDetector:
     return FaceDetector(TODAY)
 
 
+@lru_cache(maxsize=1)
+def _redetector() -> cv2.CascadeClassifier:
+    return cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / REDETECT_CASCADE))
+
+
 def redetected(crop: np.ndarray) -> bool:
     """Does a detector the job does not use find a face on the crop alone (at least a third of
     the crop wide, as the trainer's SSD needs a sizeable face)?"""
-    global _redetector
-    if _redetector is None:
-        _redetector = cv2.CascadeClassifier(str(Path(cv2.data.haarcascades) / REDETECT_CASCADE))
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
     side = min(gray.shape)
-    faces = _redetector.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(side // 3, side // 3))
+    faces = _redetector().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(side // 3, side // 3))
     return len(faces) > 0
 
 

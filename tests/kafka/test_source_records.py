@@ -59,7 +59,8 @@ def test_offset_ranges_are_cut_into_slices_by_size_and_only_the_first_waits_for_
     array = spark.sparkContext._gateway.new_array(OffsetRange, len(ranges))
     for i, r in enumerate(ranges):
         array[i] = r
-    got = [(s.partition(), s.fromOffset(), s.untilOffset()) for s in bridge.slices(array, 16)]
+    slices = bridge.slices(array, 16)
+    got = [(s.partition(), s.fromOffset(), s.untilOffset()) for s in slices]
 
     by_partition: dict[int, list[tuple[int, int]]] = {}
     for partition, start, until in got:
@@ -74,6 +75,5 @@ def test_offset_ranges_are_cut_into_slices_by_size_and_only_the_first_waits_for_
     # 16 tasks shared by size: 100 of 112 records -> 14 slices, 10 -> 1, 2 -> 1 (at least one each)
     assert [len(by_partition[p]) for p in (0, 1, 3)] == [14, 1, 1]
     # Only a partition's first slice waits for the executor that the partition prefers.
-    slices = bridge.slices(array, 16)
     free = list(bridge.notFirst(slices))
     assert [(slices[i].partition(), slices[i].fromOffset()) for i in free] == [(0, start) for start, _ in by_partition[0][1:]]
