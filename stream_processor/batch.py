@@ -9,25 +9,28 @@ query that is built once per job (BatchQuery):
 4. the driver writes the rows as one Parquet file and keeps the batch's summary.
 Frames stay on the executors and cross from the JVM to Python once (see "Performance" in
 benchmarks/README.md); rows cross as the fields of records.Message, core.Analysis and
-records.ManifestRow (arrow_rows.py).
+records.ManifestRow (arrow_rows.py). The face model travels with the job (ship_model): every
+executor decides with the bytes the driver checked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from pyspark import SparkFiles
 from pyspark.accumulators import Accumulator
 from pyspark.sql import DataFrame, SparkSession
 
-from . import arrow_rows, jvm_bridge, manifest
+from . import arrow_rows, face_model, jvm_bridge, manifest
 from .config import Config
 from .core import Analysis, DeadLetterSink, UserWriter, analyze_all
 from .messages_sql import parse_messages
@@ -86,6 +89,7 @@ class BatchQuery:
 
     def __init__(self, spark: SparkSession, cfg: Config, dead_letters: DeadLetterFactory) -> None:
         self.cfg = cfg
+        ship_model(spark, cfg)
         spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(ARROW_BATCH_RECORDS))
         self._input_bytes = _input_bytes(spark)
         stand_in = jvm_bridge.stand_in(spark)
@@ -123,6 +127,29 @@ def process_batch(spark: SparkSession, source: DataFrame, batch_time: datetime, 
     return BatchQuery(spark, cfg, dead_letters).run(source, batch_time)
 
 
+_shipped_models: dict[str, set[str]] = {}
+
+
+def ship_model(spark: SparkSession, cfg: Config) -> None:
+    """Adds the face model (checked: ModelError otherwise) to the SparkContext, so that executors
+    read the driver's checked bytes through SparkFiles (_on_executor), wherever their code runs
+    from. Once per SparkContext and file name: on a cluster Spark's file server refuses a name
+    added again from another path, and every file shipped here is the pinned model, so a name
+    already shipped has these bytes."""
+    path = face_model.checked(face_model.model_path(cfg.face_model))
+    sc = spark.sparkContext
+    shipped = _shipped_models.setdefault(sc.applicationId, set())
+    if path.name not in shipped:
+        sc.addFile(str(path))
+        shipped.add(path.name)
+
+
+def _on_executor(cfg: Config) -> Config:
+    """`cfg` naming the executor's copy of the model that ship_model added, when it has one."""
+    copy = SparkFiles.get(face_model.model_path(cfg.face_model).name)
+    return replace(cfg, face_model=copy) if os.path.isfile(copy) else cfg
+
+
 def _folder_of(username: Optional[str]) -> Optional[str]:
     return normalize_username(username) if username is not None else None
 
@@ -146,6 +173,8 @@ def _in_batches(cls: type, items: Iterator) -> Iterator:
 
 def _analyze_batches(cfg: Config, dead_letters: DeadLetterFactory, input_bytes: Accumulator,
                      batches: Iterable) -> Iterator:
+    cfg = _on_executor(cfg)
+
     def messages() -> Iterator[Message]:
         for batch in batches:
             for message in arrow_rows.from_batch(Message, batch):

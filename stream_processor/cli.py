@@ -11,12 +11,13 @@ from typing import Optional, Sequence
 
 from . import logs
 from .config import Config, ConfigError, add_config_flags, config_from_args
-from .preflight import PreflightError, check_input_file, check_kafka, check_writable_dir
+from .preflight import PreflightError, check_face_model, check_input_file, check_kafka, check_writable_dir
 
 
 def _absolute_output(cfg: Config) -> Config:
     """Executors run in other working directories: every path they use must be absolute."""
-    return replace(cfg, output_dir=os.path.abspath(cfg.output_dir), state_dir=os.path.abspath(cfg.state_path))
+    return replace(cfg, output_dir=os.path.abspath(cfg.output_dir), state_dir=os.path.abspath(cfg.state_path),
+                   face_model=os.path.abspath(cfg.face_model) if cfg.face_model else "")
 
 
 def _reset(cfg: Config, username: str, publish: bool) -> int:
@@ -111,5 +112,7 @@ def _preflight(args: argparse.Namespace, cfg: Config) -> None:
     if args.command in ("replay", "run", "reset-user"):
         check_writable_dir("output_dir", cfg.output_dir)
         check_writable_dir("state_dir", cfg.state_path)
+    if args.command in ("replay", "run"):
+        check_face_model(cfg)
     if args.command in ("run", "produce"):  # `status` reports an unreachable broker itself (exit 3)
         check_kafka(cfg)

@@ -51,15 +51,17 @@ class Config:
     max_message_bytes: int = _setting("limits", 8 * MIB, "MAX_MESSAGE_BYTES", "larger messages are rejected as message_too_large")
     max_image_pixels: int = _setting("limits", 4096 * 4096, "MAX_IMAGE_PIXELS", "width*height from the image header above this is image_too_large")
     # [faces]
-    detect_max_side: int = _setting("faces", 320, "DETECT_MAX_SIDE", "detection runs on a grayscale copy with this longest side (px); 0 = full size")
-    min_face_fraction: float = _setting("faces", 0.2, "MIN_FACE_FRACTION", "smallest face, as a fraction of the frame's shorter side")
-    scale_factor: float = _setting("faces", 1.1, "SCALE_FACTOR", "Haar pyramid step between scales")
-    min_neighbors: int = _setting("faces", 3, "MIN_NEIGHBORS", "Haar detections needed to keep a face")
+    face_model: str = _setting("faces", "", "FACE_MODEL", "the BlazeFace ONNX file (SHA-256 pinned); empty = .local/models/ as make setup fetches it")
+    min_face_fraction: float = _setting("faces", 0.12, "MIN_FACE_FRACTION", "smallest face looked for, as a fraction of the frame's shorter side")
+    face_score: float = _setting("faces", 0.75, "FACE_SCORE", "BlazeFace score (0-1) a face needs before the Haar cascade is asked to confirm it")
+    other_face_score: float = _setting("faces", 0.65, "OTHER_FACE_SCORE", "another BlazeFace proposal scoring this much makes the frame multiple_faces")
+    scale_factor: float = _setting("faces", 1.1, "SCALE_FACTOR", "Haar pyramid step between scales, when the cascade confirms a face")
+    min_neighbors: int = _setting("faces", 3, "MIN_NEIGHBORS", "Haar detections needed to confirm a face")
     crop_margin: float = _setting("faces", 0.4, "CROP_MARGIN", "face box grown by this fraction of its size on each side")
     crop_size: int = _setting("faces", 160, "CROP_SIZE", "side of the square crop in px; 0 keeps native size")
     max_images_per_user: int = _setting("faces", 60, "MAX_IMAGES_PER_USER", "crops kept per user (the enrollment target); later frames are user_cap_reached")
     # [quality] (defaults calibrated by benchmarks/gates.py)
-    min_face_px: int = _setting("quality", 80, "MIN_FACE_PX", "faces whose box is smaller (shorter side, source px) are face_too_small")
+    min_face_px: int = _setting("quality", 56, "MIN_FACE_PX", "faces whose box is smaller (shorter side, source px) are face_too_small")
     min_sharpness: float = _setting("quality", 10.0, "MIN_SHARPNESS", "faces whose sharpness (least directional variance of the Laplacian, quality.measure) is below this are blurry")
     min_brightness: float = _setting("quality", 54.0, "MIN_BRIGHTNESS", "faces whose mean grey (0-255) is below this are underexposed")
     max_brightness: float = _setting("quality", 165.0, "MAX_BRIGHTNESS", "faces whose mean grey (0-255) is above this are overexposed")
@@ -91,7 +93,7 @@ class Config:
         _validate(self)
 
 
-_NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "detect_max_side", "crop_size", "crop_margin",
+_NON_NEGATIVE = ("max_rate_per_partition", "exit_when_idle_s", "crop_size", "crop_margin",
                  "rejected_examples", "min_crop_distance", "max_lag", "min_face_px", "min_sharpness")
 _POSITIVE = ("batch_interval_s", "batch_attempts", "max_message_bytes", "max_image_pixels", "max_images_per_user", "min_neighbors",
              "enrollment_idle_s")
@@ -123,8 +125,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"min_brightness, max_brightness: need 0 <= min < max <= 255, got {cfg.min_brightness!r}, {cfg.max_brightness!r}")
     if cfg.min_crop_distance > 64:
         raise ConfigError(f"min_crop_distance: must be at most 64 (bits of the hash), got {cfg.min_crop_distance!r}")
-    if 0 < cfg.detect_max_side < 32:
-        raise ConfigError(f"detect_max_side: must be 0 or at least 32, got {cfg.detect_max_side!r}")
+    for name in ("face_score", "other_face_score"):
+        if not 0 < getattr(cfg, name) < 1:
+            raise ConfigError(f"{name}: must be between 0 and 1, got {getattr(cfg, name)!r}")
     _check_apart(cfg.output_dir, cfg.state_path)
     _validate_security(cfg)
 

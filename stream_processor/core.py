@@ -18,10 +18,10 @@ import numpy as np
 from .config import Config
 from .align import align_face
 from .crop import encode_png
-from .detect import FaceRejection, detector_for
+from .detect import FaceFinding, FaceRejection, detector_for
 from .enrollment import UserStatus
 from .imaging import decode_image
-from .quality import QualitySettings, crop_hash, gate, hash_hex, measure, near_duplicate
+from .quality import QualityScores, QualitySettings, crop_hash, gate, gate_exposure_and_sharpness, hash_hex, measure, near_duplicate
 from .records import ACCEPTED, REJECTED, Box, ManifestRow, Message, Reason, Rejection
 from .state import StateDir
 from .storage import CappedFolder, UnsafePath, UserFolder, atomic_write, crop_name, source_name, user_dir
@@ -81,19 +81,46 @@ def analyze(message: Message, cfg: Config) -> Analysis:
     image = decode_image(message.image, cfg.max_image_pixels)
     if isinstance(image, Rejection):
         return replace(base, reason=image.reason, detail=image.detail)
-    found = detector_for(cfg).find(image)
-    if isinstance(found, FaceRejection):
-        return replace(base, reason=found.reason, detail=found.detail, faces=found.faces, box=found.box,
+    verdict = judge(image, cfg)
+    if verdict.finding is None:
+        return replace(base, reason=verdict.reason, detail=verdict.detail, faces=verdict.faces,
                        example=example_jpeg(image))
-    scores = measure(image, found.box)
-    base = replace(base, faces=1, box=found.box, sharpness=round(scores.sharpness, 3),
+    scores = verdict.scores
+    base = replace(base, faces=1, box=verdict.finding.box, sharpness=round(scores.sharpness, 3),
                    brightness=round(scores.brightness, 3), face_px=scores.face_px)
-    reason = gate(scores, QualitySettings.of(cfg))
-    if reason is not None:
-        return replace(base, reason=reason, example=example_jpeg(image))
-    crop = align_face(image, found, cfg.crop_margin, cfg.crop_size)
+    if verdict.reason is not None:
+        return replace(base, reason=verdict.reason, example=example_jpeg(image))
+    crop = align_face(image, verdict.finding, cfg.crop_margin, cfg.crop_size)
     return replace(base, crop=encode_png(crop.image), crop_hash=hash_hex(crop_hash(crop.image)),
                    roll_deg=crop.roll_deg, aligned=crop.aligned)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the face decision and the quality gates say of a decoded frame: `reason` None means
+    keep it; `finding` and `scores` are set when exactly one face was found."""
+
+    reason: Optional[Reason]
+    faces: int
+    finding: Optional[FaceFinding] = None
+    scores: Optional[QualityScores] = None
+    detail: str = ""
+
+
+def judge(image: np.ndarray, cfg: Config) -> Verdict:
+    """The face decision, then the gates. Which reason wins: multiple_faces; then, with one face,
+    face_too_small, underexposed, overexposed, blurry; with none, underexposed, overexposed or
+    blurry of the likeliest face's region (else the whole frame) before no_face."""
+    settings = QualitySettings.of(cfg)
+    found = detector_for(cfg).find(image)
+    if isinstance(found, FaceRejection):
+        reason = found.reason
+        if reason is Reason.NO_FACE:
+            region = found.region or Box(0, 0, image.shape[1], image.shape[0])
+            reason = gate_exposure_and_sharpness(measure(image, region), settings) or reason
+        return Verdict(reason, found.faces, detail=found.detail)
+    scores = measure(image, found.box)
+    return Verdict(gate(scores, settings), 1, found, scores)
 
 
 def example_jpeg(image: np.ndarray) -> bytes:

@@ -1,11 +1,15 @@
-"""Face detection: an OpenCV-bundled frontal-face Haar cascade on a downscaled grayscale copy,
-then an asymmetric decision (`FaceDetector.find`): one confident face, no other plausible face
-in a more sensitive look, and the face verified by its eyes (README, "Accuracy").
+"""The face decision (`FaceDetector.find`): two detectors of different kinds must agree on exactly
+one face (README, "Accuracy").
 
-The cascade is `haarcascade_frontalface_alt2.xml`, not `..._default.xml`: on the real-face
-sample frames (benchmarks/accuracy.py) alt2 found more faces (default missed a dark-skinned,
-low-contrast face most of the time), raised a fraction of default's false alarms, and ran
-faster; with default no setting reached the two-face and no-face rejection targets together.
+1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints.
+2. Each proposal scoring at least `face_score` is confirmed by OpenCV's frontal Haar cascade on
+   the proposal's region (grown by half its size on each side, at CONFIRM_WIDTH px), when a Haar
+   box overlaps it (IoU >= CONFIRM_IOU), and it is not flat: a drawing of a face (a smiley) fools
+   both detectors, but its box is mostly one colour.
+3. Exactly one face must be confirmed, and no other proposal may be a face: one scoring at least
+   `other_face_score`, or a weaker one (from WEAK_SCORE) in which the eye cascade sees an eye at a
+   keypoint (a second face cut off by the frame's edge, or small, scores low).
+The face's box is the confirming Haar box, in source pixels; its eyes are BlazeFace's keypoints.
 """
 
 from __future__ import annotations
@@ -19,38 +23,25 @@ import cv2
 import numpy as np
 
 from .config import Config
+from .face_model import model_path
 from .imaging import to_gray
+from .landmarks import BlazeFace, Proposal, blazeface
 from .records import Box, Reason
 
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
-_WINDOW = 24  # the cascade's training window: nothing smaller can be found
-# Boxes of two visible faces hardly overlap (a box covers the inner face), so boxes that share a
-# fifth of the smaller one's area are one face seen twice, at a shifted position or scale.
-_DUPLICATE_OVERLAP = 0.2
-_IDENTITY = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-
-# The second, more sensitive look (measured with benchmarks/accuracy.py on its tuning seeds):
-# - frontal candidates of the same pass with too few votes to be confident (min_neighbors) that
-#   show a pair of eyes (votes alone fire on textures: gravel, the astronaut's suit);
-# - the frame's left and right edges mirrored outwards, so that a face the edge cuts off is
-#   completed by its own mirror image (faces are nearly symmetric), at SECOND_LOOK_SIDE px;
-# - the frame turned by +-TURNED_LOOK_DEG, for heads tilted beyond the cascade's ~10 degrees.
-# The edge and turned looks keep every candidate (minNeighbors 1) that shows a pair of eyes, cut
-# from the full-size frame as the look saw it: on the tuning seeds that found more second faces
-# (two-face frames dropped 93.0 -> 95.5 %) and fewer false ones (one-face kept 96.5 -> 98.5 %)
-# than vote thresholds alone. A finer look (SECOND_LOOK_SIDE 240: 97.5 %) costs 1.8x as much.
-SECOND_LOOK_SIDE = 160
-EDGE_PAD = 0.25  # of the frame's shorter side
-EDGE_LOOK = (1.15, 1)  # scaleFactor, minNeighbors: every candidate, kept only with a pair of eyes
-TURNED_LOOK_DEG = (-20.0, 20.0)
-TURNED_LOOK = (1.2, 1)  # every candidate, kept only with a pair of eyes
-# Verification: a plausible pair of eyes in the face box's upper part, looked for at this face
-# width with the plain eye cascade, then the eyeglasses one.
-EYE_FILES = ("haarcascade_eye.xml", "haarcascade_eye_tree_eyeglasses.xml")
-EYE_FACE_WIDTH = 120
-EYE_BAND = (0.12, 0.62)  # rows of the face box searched, as fractions of its height
-EYE_SCALE_FACTOR = 1.15
-EYE_NEIGHBORS = 3
+EYE_CASCADE_FILE = "haarcascade_eye.xml"
+CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at this width
+CONFIRM_GROW = 0.5  # of the box's side, on each side
+CONFIRM_IOU = 0.25
+MAX_FLATNESS = 0.4  # real faces <= 0.23, drawn faces >= 0.56 on the tuning seeds
+FLAT_SIDE, FLAT_LEVELS = 48, 8
+WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
+EYE_SQUARE = 0.45  # of the proposal's width: the square around each eye keypoint
+EYE_SIDE = 40  # px: that square's size for the eye cascade
+MIN_EYE_VOTES = 9
+# Boxes of two visible faces hardly overlap, so boxes that share a fifth of the smaller one's area
+# are one face seen twice.
+_SAME_FACE_OVERLAP = 0.2
 
 
 def limit_opencv_threads(n: int = 1) -> None:
@@ -60,21 +51,17 @@ def limit_opencv_threads(n: int = 1) -> None:
 
 @dataclass(frozen=True)
 class DetectorSettings:
-    max_side: int  # 0 = detect at full size
-    min_face_fraction: float
-    scale_factor: float
+    model: Path
+    min_face_fraction: float  # of the frame's shorter side: smaller faces are not looked for
+    face_score: float
+    other_face_score: float
+    scale_factor: float  # the Haar cascade's, when it confirms
     min_neighbors: int
-    cascade: str = CASCADE_FILE  # a file in cv2.data.haarcascades
 
     @staticmethod
     def of(cfg: Config) -> "DetectorSettings":
-        return DetectorSettings(cfg.detect_max_side, cfg.min_face_fraction, cfg.scale_factor, cfg.min_neighbors)
-
-
-@dataclass(frozen=True)
-class _Hit:
-    box: Box
-    votes: int
+        return DetectorSettings(model_path(cfg.face_model), cfg.min_face_fraction, cfg.face_score,
+                                cfg.other_face_score, cfg.scale_factor, cfg.min_neighbors)
 
 
 @dataclass(frozen=True)
@@ -87,160 +74,153 @@ class Eyes:
 
 @dataclass(frozen=True)
 class FaceFinding:
-    """Exactly one face, found confidently, alone and verified; `eyes` when they were found."""
+    """Exactly one face that both detectors agree on, and its eyes."""
 
     box: Box
-    eyes: Optional[Eyes]
+    eyes: Eyes
+    score: float
     faces: int = 1
 
 
 @dataclass(frozen=True)
 class FaceRejection:
-    """No usable single face: `reason` is no_face, multiple_faces or face_not_verified."""
+    """No usable single face: `reason` is no_face or multiple_faces. `region`: where a face may
+    be (the best proposal's box), for a quality reason instead of no_face."""
 
     reason: Reason
     faces: int
     detail: str = ""
-    box: Optional[Box] = None  # the unverified face, for face_not_verified
+    region: Optional[Box] = None
 
 
 class FaceDetector:
-    """Finds frontal faces; boxes are in the source image's pixels, one box per face.
-
-    Not for sharing between threads (OpenCV's cascade keeps per-call state): one per process.
-    """
+    """Not for sharing between threads (OpenCV's cascades keep per-call state): one per process."""
 
     def __init__(self, settings: DetectorSettings) -> None:
         self.settings = settings
-        self._cascade = _cascade(settings.cascade)
-        self._eye_cascades = [_cascade(name) for name in EYE_FILES]
-
-    def detect(self, image_bgr: np.ndarray) -> list[Box]:
-        """Grey, BGR or BGRA uint8 images; one too small for the cascade has no face."""
-        image = _checked(image_bgr)
-        if min(image.shape[:2]) < _WINDOW:
-            return []
-        gray = to_gray(image)
-        hits = self._hits(gray, self.settings.min_neighbors)
-        return [h.box for h in self._confident(hits, gray.shape)]
+        self._net: BlazeFace = blazeface(settings.model)
+        self._cascade = _cascade(CASCADE_FILE)
+        self._eye_cascade = _cascade(EYE_CASCADE_FILE)
 
     def find(self, image_bgr: np.ndarray) -> FaceFinding | FaceRejection:
-        """The asymmetric decision: accept only one confident face that a more sensitive second
-        look finds alone and whose eyes confirm it (README, "Accuracy")."""
-        image = _checked(image_bgr)
-        if min(image.shape[:2]) < _WINDOW:
-            return FaceRejection(Reason.NO_FACE, 0)
+        """The whole frame first; only when it shows no face are the tiles searched for a small one."""
+        image = _bgr(image_bgr)
         gray = to_gray(image)
-        hits = self._hits(gray, 1)  # every candidate; the confident ones are among them
-        confident = self._confident(hits, gray.shape)
-        if len(confident) != 1:
-            reason = Reason.NO_FACE if not confident else Reason.MULTIPLE_FACES
-            return FaceRejection(reason, len(confident))
-        face = confident[0].box
-        others = [h.box for h in hits if _apart(h.box, face) and self._eyes(gray, h.box)]
-        others = others or self._second_look(gray, face)
-        if others:
-            return FaceRejection(Reason.MULTIPLE_FACES, 1 + len(_distinct(others)), f"another face at {others[0]}")
-        eyes = self._eyes(gray, face)
-        if eyes is None:
-            return FaceRejection(Reason.FACE_NOT_VERIFIED, 1, "no pair of eyes in the face", face)
-        return FaceFinding(face, eyes)
-
-    def _hits(self, gray: np.ndarray, neighbors: int) -> list[_Hit]:
-        """Candidates of the frontal cascade with their votes, at least the smallest face size;
-        with few `neighbors` one pass serves the confident and the sensitive look."""
-        height, width = gray.shape
-        small = _downscaled(gray, self.settings.max_side)
-        sx, sy = width / small.shape[1], height / small.shape[0]
-        min_side = self.settings.min_face_fraction * min(height, width)
-        min_small = max(_WINDOW, int(min_side / max(sx, sy)))
-        if min_small > min(small.shape):
-            return []
-        rects, votes = self._cascade.detectMultiScale2(
-            small,
-            scaleFactor=self.settings.scale_factor,
-            minNeighbors=neighbors,
-            minSize=(min_small, min_small),
-        )
-        hits = [
-            _Hit(_to_source(r, sx, sy, width, height), int(v))
-            for r, v in zip(np.asarray(rects).reshape(-1, 4), np.asarray(votes).reshape(-1))
-        ]
-        return [h for h in hits if min(h.box.w, h.box.h) >= min_side]
-
-    def _confident(self, hits: list[_Hit], shape: tuple[int, ...]) -> list[_Hit]:
-        """Faces with more than `min_neighbors` votes (OpenCV's rule for its own grouping), at
-        least the smallest face size, one box per face, top to bottom."""
-        min_side = self.settings.min_face_fraction * min(shape[:2])
-        kept = [h for h in hits if h.votes > self.settings.min_neighbors and min(h.box.w, h.box.h) >= min_side]
-        return sorted(_suppress_duplicates(kept), key=lambda h: (h.box.y, h.box.x))
-
-    def _second_look(self, gray: np.ndarray, face: Box) -> list[Box]:
-        """Faces the main pass cannot see: cut off by the left or right edge, or tilted."""
-        height, width = gray.shape
-        small = _downscaled(gray, SECOND_LOOK_SIDE)
-        scale = width / small.shape[1]
-        min_small = max(_WINDOW, int(self.settings.min_face_fraction * min(height, width) / scale))
-        found: list[Box] = []
-        pad = round(EDGE_PAD * min(small.shape))
-        for left in (True, False):
-            strip = small[:, :2 * pad] if left else small[:, -2 * pad:]
-            padded = cv2.copyMakeBorder(strip, 0, 0, pad * left, pad * (not left), cv2.BORDER_REFLECT)
-            x0 = -pad if left else small.shape[1] - 2 * pad
-            for x, y, w, h in self._look(padded, min_small, EDGE_LOOK):
-                box = Box(round((x + x0) * scale), round(y * scale), round(w * scale), round(h * scale))
-                mirrored = Box(-box.x - box.w if left else 2 * width - box.x - box.w, box.y, box.w, box.h)
-                # not the face itself or its mirror image, and with eyes (the mirror completes a cut-off pair)
-                if _apart(box, face) and _apart(mirrored, face) and self._eyes_at(gray, _IDENTITY, box.x, box.y, box.w):
-                    found.append(box)
-        centre = (small.shape[1] / 2, small.shape[0] / 2)
-        for angle in TURNED_LOOK_DEG:
-            m = cv2.getRotationMatrix2D(centre, angle, 1.0)
-            turned = cv2.warpAffine(small, m, small.shape[::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-            back = cv2.invertAffineTransform(m)
-            upright = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)  # the same turn at full size
-            for x, y, w, h in self._look(turned, min_small, TURNED_LOOK):
-                cx, cy = back @ np.array([x + w / 2, y + h / 2, 1.0])
-                side = w * scale
-                box = Box(round(cx * scale - side / 2), round(cy * scale - side / 2), round(side), round(side))
-                if _apart(box, face) and self._eyes_at(gray, upright, x * scale, y * scale, round(side)):
-                    found.append(box)
+        min_side = self.settings.min_face_fraction * min(image.shape[:2]) * _BLAZE_TO_HAAR
+        whole = self._net.whole(image, WEAK_SCORE)
+        found = self._decide(image, gray, _at_least(whole.proposals(), min_side))
+        if isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE:
+            tiles = self._net.tiles(image, WEAK_SCORE, min_side)
+            if tiles.scores.size:
+                found = self._decide(image, gray, _at_least((whole + tiles).proposals(), min_side))
         return found
 
-    def _eyes_at(self, gray: np.ndarray, view: np.ndarray, x: float, y: float, side: int) -> bool:
-        """Eyes in a second look's candidate: the square at (x, y) of the frame as that look saw
-        it (`view`: frame to look, 2x3), cut from the full-size frame, mirrored beyond its edges."""
-        m = view.copy()
-        m[:, 2] -= (x, y)
-        patch = cv2.warpAffine(gray, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        return self._eyes(patch, Box(0, 0, side, side)) is not None
+    def _decide(self, image: np.ndarray, gray: np.ndarray, proposals: list[Proposal]) -> FaceFinding | FaceRejection:
+        if not proposals:
+            return FaceRejection(Reason.NO_FACE, 0)
+        strong = [p for p in proposals if p.score >= self.settings.face_score]
+        confirmed = [(p, box) for p in strong if not _flat(image, p.box) and (box := self._confirm(gray, p)) is not None]
+        if not confirmed:
+            return FaceRejection(Reason.NO_FACE, 0, "no face that both detectors see", proposals[0].box)
+        if len(confirmed) > 1:
+            return FaceRejection(Reason.MULTIPLE_FACES, len(confirmed), f"another face at {confirmed[1][1]}")
+        face, box = confirmed[0]
+        for other in proposals:
+            if other is face or not _apart(other.box, face.box):
+                continue
+            if other.score >= self.settings.other_face_score or self._has_an_eye(gray, other):
+                return FaceRejection(Reason.MULTIPLE_FACES, 2, f"another face at {other.box} (score {other.score:.2f})")
+        left, right = face.eyes
+        return FaceFinding(box, Eyes(left, right), face.score)
 
-    def _look(self, small: np.ndarray, min_small: int, how: tuple[float, int]) -> np.ndarray:
-        if min_small > min(small.shape):
-            return np.empty((0, 4), int)
-        rects = self._cascade.detectMultiScale(
-            np.ascontiguousarray(small), scaleFactor=how[0], minNeighbors=how[1], minSize=(min_small, min_small),
-        )
-        return np.asarray(rects).reshape(-1, 4)
+    def _confirm(self, gray: np.ndarray, proposal: Proposal) -> Optional[Box]:
+        """The Haar box (source pixels) that agrees with `proposal`, or None. The region is turned
+        so that the proposal's eyes are level: the cascade sees only upright faces."""
+        b = proposal.box
+        side = (1 + 2 * CONFIRM_GROW) * max(b.w, b.h)
+        scale = CONFIRM_WIDTH / side
+        (lx, ly), (rx, ry) = proposal.eyes
+        centre = (b.x + b.w / 2, b.y + b.h / 2)
+        m = cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(ry - ly, rx - lx))), scale)
+        m[:, 2] += (CONFIRM_WIDTH / 2 - centre[0], CONFIRM_WIDTH / 2 - centre[1])
+        region = _warped(gray, m, CONFIRM_WIDTH, scale)
+        rects = self._cascade.detectMultiScale(region, scaleFactor=self.settings.scale_factor,
+                                               minNeighbors=self.settings.min_neighbors)
+        back = cv2.invertAffineTransform(m)
+        upright = Box(round(CONFIRM_WIDTH / 2 - b.w * scale / 2), round(CONFIRM_WIDTH / 2 - b.h * scale / 2),
+                      round(b.w * scale), round(b.h * scale))
+        best, best_iou = None, CONFIRM_IOU
+        for x, y, w, h in np.asarray(rects).reshape(-1, 4):
+            iou = _iou(Box(int(x), int(y), int(w), int(h)), upright)
+            if iou >= best_iou:
+                cx, cy = back @ np.array([x + w / 2, y + h / 2, 1.0])
+                size = w / scale
+                best, best_iou = Box(round(cx - size / 2), round(cy - size / 2), round(size), round(size)), iou
+        return None if best is None else _clipped(best, gray.shape[1], gray.shape[0])
 
-    def _eyes(self, gray: np.ndarray, box: Box) -> Optional[Eyes]:
-        """A plausible pair of eyes in a band of the face box (level within about 30 degrees,
-        0.25-0.6 x the box width apart), or None."""
-        y0 = box.y + round(box.h * EYE_BAND[0])
-        band = gray[y0:box.y + round(box.h * EYE_BAND[1]), box.x:box.x + box.w]
-        scale = EYE_FACE_WIDTH / box.w
-        size = (EYE_FACE_WIDTH, max(1, round(band.shape[0] * scale)))
-        roi = cv2.resize(band, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        for cascade in self._eye_cascades:
-            rects = cascade.detectMultiScale(
-                roi, scaleFactor=EYE_SCALE_FACTOR, minNeighbors=EYE_NEIGHBORS,
-                minSize=(round(0.12 * EYE_FACE_WIDTH),) * 2, maxSize=(round(0.4 * EYE_FACE_WIDTH),) * 2,
-            )
-            pair = _eye_pair(np.asarray(rects).reshape(-1, 4), EYE_FACE_WIDTH)
-            if pair is not None:
-                (lx, ly), (rx, ry) = pair
-                return Eyes((float(box.x + lx / scale), float(y0 + ly / scale)), (float(box.x + rx / scale), float(y0 + ry / scale)))
-        return None
+    def _has_an_eye(self, gray: np.ndarray, proposal: Proposal) -> bool:
+        """Whether the eye cascade sees an eye at either eye keypoint of a weak proposal."""
+        return self.eye_votes(gray, proposal) >= MIN_EYE_VOTES
+
+    def eye_votes(self, gray: np.ndarray, proposal: Proposal) -> int:
+        """The eye cascade's votes for the likelier eye, at the proposal's eye keypoints."""
+        side = max(4, round(EYE_SQUARE * proposal.box.w))
+        votes = 0
+        for x, y in proposal.eyes:
+            square = _cut(gray, Box(round(x - side / 2), round(y - side / 2), side, side), EYE_SIDE)
+            _, counts = self._eye_cascade.detectMultiScale2(square, scaleFactor=1.1, minNeighbors=1)
+            votes = max(votes, int(np.max(counts)) if len(counts) else 0)
+        return votes
+
+
+def _at_least(proposals: list[Proposal], side: float) -> list[Proposal]:
+    return [p for p in proposals if p.box.w >= side]
+
+
+# BlazeFace's box is a tight inner-face square, about 0.9x the Haar box: sizes set in Haar terms
+# (min_face_fraction, min_face_px) are compared with a proposal's width through this factor.
+_BLAZE_TO_HAAR = 0.9
+
+
+def flatness(image_bgr: np.ndarray, box: Box) -> float:
+    """The share of the box's pixels (at FLAT_SIDE px, blurred) within FLAT_LEVELS grey levels, in
+    every colour channel, of the box's most common colour: drawings are mostly one colour."""
+    patch = cv2.GaussianBlur(_cut(image_bgr, box, FLAT_SIDE), (3, 3), 0).reshape(-1, 3).astype(np.int16)
+    bins = (patch[:, 0] >> 3) * 1024 + (patch[:, 1] >> 3) * 32 + (patch[:, 2] >> 3)
+    mode = np.bincount(bins).argmax()
+    centre = patch[bins == mode].mean(axis=0)
+    return float(np.mean(np.all(np.abs(patch - centre) <= FLAT_LEVELS, axis=1)))
+
+
+def _flat(image: np.ndarray, box: Box) -> bool:
+    return flatness(image, box) > MAX_FLATNESS
+
+
+def _warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:
+    """The `side` square that the affine `m` (frame -> square, shrinking by `scale`) maps the
+    frame onto; beyond the frame, its edge repeated. Shrunk with area averaging first when `scale`
+    is small: warpAffine alone would alias."""
+    if scale < 0.8:
+        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        m = m.copy()
+        m[:, :2] /= scale
+        image = small
+    return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _cut(image: np.ndarray, box: Box, width: int) -> np.ndarray:
+    """The box's pixels resized to `width` px wide (height to scale); beyond the frame, its edge
+    repeated."""
+    scale = width / box.w
+    size = (width, max(1, round(box.h * scale)))
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(image.shape[1], box.x + box.w), min(image.shape[0], box.y + box.h)
+    if scale < 0.8 and x1 > x0 and y1 > y0:  # area averaging first: warpAffine alone would alias
+        part = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        m = np.array([[1.0, 0.0, (x0 - box.x) * scale], [0.0, 1.0, (y0 - box.y) * scale]])
+        return cv2.warpAffine(part, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = np.array([[scale, 0.0, -box.x * scale], [0.0, scale, -box.y * scale]])
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 _CASCADES: dict[str, cv2.CascadeClassifier] = {}
@@ -275,77 +255,39 @@ def detector_for(cfg: Config, threads: Optional[int] = 1) -> FaceDetector:
     return detector
 
 
-def _checked(image: np.ndarray) -> np.ndarray:
+def _bgr(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got {image.dtype}")
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))):
-        raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
-    return image
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
 
 
-def _downscaled(gray: np.ndarray, max_side: int) -> np.ndarray:
-    height, width = gray.shape
-    longest = max(height, width)
-    if max_side <= 0 or longest <= max_side:
-        return gray
-    s = max_side / longest
-    size = (max(1, round(width * s)), max(1, round(height * s)))
-    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+def _clipped(box: Box, width: int, height: int) -> Box:
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(width, box.x + box.w), min(height, box.y + box.h)
+    return Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
 
 
-def _to_source(rect: np.ndarray, sx: float, sy: float, width: int, height: int) -> Box:
-    x, y, w, h = (int(v) for v in rect)
-    x0, y0 = max(0, round(x * sx)), max(0, round(y * sy))
-    x1, y1 = min(width, round((x + w) * sx)), min(height, round((y + h) * sy))
-    return Box(x0, y0, x1 - x0, y1 - y0)
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """The share of the smaller box's area that lies inside the other (1.0 when nested)."""
+def _iou(a: Box, b: Box) -> float:
     iw = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
     ih = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
     if iw <= 0 or ih <= 0:
         return 0.0
-    return iw * ih / min(a.w * a.h, b.w * b.h)
-
-
-def _suppress_duplicates(hits: list[_Hit]) -> list[_Hit]:
-    """One box per face: of overlapping boxes keep the one the cascade supports most."""
-    kept: list[_Hit] = []
-    for hit in sorted(hits, key=lambda h: (-h.votes, -h.box.w * h.box.h, h.box.x, h.box.y)):
-        if all(_overlap(hit.box, k.box) < _DUPLICATE_OVERLAP for k in kept):
-            kept.append(hit)
-    return kept
+    inter = iw * ih
+    return inter / (a.w * a.h + b.w * b.h - inter)
 
 
 def _apart(candidate: Box, face: Box) -> bool:
-    """Another face, not the same one seen shifted or at another scale."""
-    return _overlap(candidate, face) < _DUPLICATE_OVERLAP
-
-
-def _distinct(boxes: list[Box]) -> list[Box]:
-    kept: list[Box] = []
-    for box in boxes:
-        if all(_overlap(box, k) < _DUPLICATE_OVERLAP for k in kept):
-            kept.append(box)
-    return kept
-
-
-def _eye_pair(rects: np.ndarray, width: int) -> Optional[tuple[tuple[float, float], tuple[float, float]]]:
-    """Of the eye candidates (x, y, w, h in a face `width` px wide), the pair most like two eyes:
-    one each side of the middle, 0.25-0.6 x width apart, at most ~30 degrees off level, similar
-    sizes; the pair nearest the usual spacing (0.4 x width) wins."""
-    centres = [(x + w / 2, y + h / 2, w) for x, y, w, h in rects]
-    best, best_cost = None, None
-    for lx, ly, lw in centres:
-        for rx, ry, rw in centres:
-            dx, dy = rx - lx, ry - ly
-            if not (lx < width / 2 < rx and 0.25 * width <= dx <= 0.6 * width and abs(dy) <= 0.6 * dx):
-                continue
-            if max(lw, rw) > 1.6 * min(lw, rw):
-                continue
-            cost = abs(dx - 0.4 * width) + abs(dy)
-            if best_cost is None or cost < best_cost:
-                best, best_cost = ((lx, ly), (rx, ry)), cost
-    return best
+    """Another face, not the same one seen shifted or at another scale: they share less than a
+    fifth of the smaller box."""
+    iw = min(candidate.x + candidate.w, face.x + face.w) - max(candidate.x, face.x)
+    ih = min(candidate.y + candidate.h, face.y + face.h) - max(candidate.y, face.y)
+    if iw <= 0 or ih <= 0:
+        return True
+    return iw * ih / min(candidate.w * candidate.h, face.w * face.h) < _SAME_FACE_OVERLAP

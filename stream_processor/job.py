@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 from pyspark.streaming import StreamingContext
 
 from . import jvm_bridge, kafka_clients, kafka_dead_letters, kafka_settings, logs, metrics
-from .batch import BatchQuery, BatchSummary
+from .batch import BatchQuery, BatchSummary, ship_model
 from .config import Config
 from .enrollment import Announcements
 from .state import StateDir
@@ -148,6 +148,7 @@ def _idle(cfg: Config) -> bool:
 
 def run_job(cfg: Config) -> int:
     spark = _session(cfg)
+    ship_model(spark, cfg)  # before the stream starts (BatchQuery, built on the first batch, finds it shipped)
     jvm_bridge.bind_type_util(spark._jvm)
     kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic)
     kafka_clients.ensure_topic(cfg, cfg.status_topic, cleanup_policy="compact")  # the latest event per user is what counts

@@ -1,6 +1,7 @@
 """Checks that run before Spark starts, so that a new user's mistake ends in one line naming the
 cause within seconds: an input file that is not there, an output folder that cannot be created,
-a Kafka broker that cannot be reached or that refuses the credentials."""
+a face model that is missing or not the pinned one, a Kafka broker that cannot be reached or that
+refuses the credentials."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import time
 from pathlib import Path
 
+from . import face_model
 from .config import Config
 from .logs import first_line
 
@@ -40,6 +42,13 @@ def check_writable_dir(setting: str, path: str) -> None:
         raise PreflightError(f"{setting}: cannot create {path}: {exc.strerror or exc}", 2) from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise PreflightError(f"{setting}: cannot write in {path} (permission denied)", 2)
+
+
+def check_face_model(cfg: Config) -> None:
+    """The face decision needs the pinned model: no fallback to another detector, ever."""
+    reason = face_model.problem(face_model.model_path(cfg.face_model))
+    if reason is not None:
+        raise PreflightError(reason, 2)
 
 
 def _host_port(server: str) -> tuple[str, int]:

