@@ -241,7 +241,7 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
             t1 = clock()
             image = decode_image(frame.image, cfg.max_image_pixels)
             t2 = clock()
-            found = detector.find(image)  # detect, the second look, the eye check
+            found = detector.find(image)  # BlazeFace proposes, Haar confirms
             t3 = clock()
             gates = 0.0
             if not isinstance(found, FaceRejection):
@@ -820,7 +820,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "machine": info, "started": datetime.now().isoformat(timespec="seconds"), "frames": args.frames,
         "frame_seed": args.seed, "frame_kinds": dict(zip(("one", "two", "none"), FRAME_KINDS)), "users": args.users,
         "cores": args.cores, "formats": args.formats, "batch_interval_s": args.batch_interval, "load": args.load,
-        "detector": {k: getattr(cfg, k) for k in ("detect_max_side", "min_face_fraction", "scale_factor", "min_neighbors")},
+        "detector": {k: getattr(cfg, k) for k in ("min_face_fraction", "face_score", "other_face_score", "scale_factor", "min_neighbors")},
         "job_confs": args.conf, "job_args": args.job_args, "results": rows}
     interrupted = False
     with contextlib.ExitStack() as stack:

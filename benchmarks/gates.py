@@ -1,17 +1,23 @@
-"""Quality gates and near-duplicate hash on real faces degraded by known amounts.
+"""The face decision's quality gates and the near-duplicate hash on real faces degraded by known amounts.
 
-    .venv/bin/python -m benchmarks.gates [--split held-out|calibration] [--per-person 24]
+    .venv/bin/python -m benchmarks.gates [--split held-out|calibration] [--per-person 24] [--seed 11] [--scores]
+                                         [--min-brightness 60 ... any setting, as the job's flags]
 
 Clean frames: `samples.person_frames` of each person of the split (sharp real faces at native
 resolution, downscaled or mildly enlarged into 640x480 frames), JPEG quality 90. The people are
 split in two: `CALIBRATION` tuned the defaults in config.py's [quality] section, the rest
 (held out) checks them. From each clean frame one degraded copy per kind, by a known amount
-drawn from the ranges below. Each frame goes through the job's detector
-(`detect.detector_for(cfg).detect`); a frame reaches the gates when it holds exactly one box and
-that box is on the true face. Then `quality.measure` + `quality.gate`, and for the clean frames
-that pass, `quality.crop_hash` of `crop.crop_face(image, box, cfg.crop_margin, cfg.crop_size)`.
-Prints the share rejected per kind, the near-duplicate rates and the CPU ms per frame of
-measure + gate + hash (one OpenCV thread).
+drawn from the ranges below. Every frame goes through the job's decision, `core.judge(image,
+cfg)`: one face found by BlazeFace and confirmed by Haar, then the gates (face_too_small,
+underexposed, overexposed, blurry); with no face confirmed, the likeliest face's region (else
+the whole frame) may still say underexposed, overexposed or blurry instead of no_face. A frame's
+outcome is `verdict.reason` (None: kept). Each degraded kind is counted over all its frames,
+found face or not: rejected by any reason, and with its own reason. Near-duplicates: the job's
+crop, `align.align_face(image, verdict.finding, crop_margin, crop_size)`, of each kept clean
+frame is hashed (`quality.crop_hash`); two jittered copies of it go through `judge` and, when
+kept, are cropped and hashed the same way (a copy the decision rejects counts as not flagged).
+Prints the figures, one ok/MISS line per target (issue 20), the CPU ms per frame of `judge` and
+of measure + gate + align + hash (one OpenCV thread), and exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import itertools
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -27,9 +34,10 @@ import cv2
 import numpy as np
 
 from stream_processor import quality
-from stream_processor.config import Config, load_config
-from stream_processor.crop import crop_face
-from stream_processor.detect import detector_for, limit_opencv_threads
+from stream_processor.align import align_face
+from stream_processor.config import Config, add_config_flags, config_from_args
+from stream_processor.core import Verdict, judge
+from stream_processor.detect import FaceRejection, detector_for, limit_opencv_threads
 from stream_processor.records import Box, Reason
 from stream_processor.samples import SampleFrame, exposed, motion_blurred, people, person_frames
 
@@ -46,7 +54,14 @@ DARK_GAIN = (0.12, 0.3)  # -1.7 to -3 EV, then sensor noise sigma 2-4
 BRIGHT_GAIN = (2.2, 4.0)  # +1.1 to +2 EV, clipped at 255
 # Near-copies of a kept frame: what a registration video gives 1/30 s later.
 JITTER_SHIFT, JITTER_SCALE, JITTER_GAIN, JITTER_JPEG = 3, 0.03, 0.08, (70, 95)
+JITTERED_COPIES = 2  # per kept clean frame
 CLEAN_JPEG = 90
+# Issue 20's targets.
+TARGET_REJECTED, TARGET_OWN_REASON = 0.95, 0.80  # of every degraded frame of a kind
+TARGET_CLEAN_KEPT = 0.95
+TARGET_NEAR_FLAGGED, TARGET_DISTINCT_NOT_FLAGGED = 0.95, 0.98
+SCORE_NAMES = ("sharpness", "brightness", "dark", "bright")
+SHOWN_FAILURES = 12  # per kind, with --scores
 
 
 def jpeg(image: np.ndarray, quality_: int) -> np.ndarray:
@@ -101,10 +116,24 @@ class Result:
     person: str
     source: str
     detail: str
-    box: Optional[Box]  # None: did not reach the gates (no box, several, or not on the face)
-    scores: Optional[quality.QualityScores] = None
-    reason: Optional[Reason] = None
-    image: Optional[np.ndarray] = None
+    truth: Box  # the face's true box
+    verdict: Verdict
+    judge_s: float  # CPU time of `judge`
+    image: Optional[np.ndarray] = None  # clean frames only (near-duplicates, cost)
+    # --scores, when no face was confirmed: what `judge` measured instead ("region": the likeliest
+    # face's, "frame": the whole frame's, "-": nothing proposed at all) and its scores
+    unseen: Optional[tuple[str, quality.QualityScores]] = None
+
+    @property
+    def reason(self) -> Optional[Reason]:
+        return self.verdict.reason
+
+    @property
+    def scores(self) -> Optional[quality.QualityScores]:
+        """The face's scores when one was found, else (--scores) those of what was measured instead."""
+        if self.verdict.scores is not None:
+            return self.verdict.scores
+        return self.unseen[1] if self.unseen else None
 
 
 def split_people(split: str) -> list[str]:
@@ -113,19 +142,32 @@ def split_people(split: str) -> list[str]:
     return [p for p in people() if p not in CALIBRATION]
 
 
-def run(cfg: Config, split: str, per_person: int, seed: int) -> dict[str, list[Result]]:
-    detect = detector_for(cfg).detect
-    settings = quality.QualitySettings.of(cfg)
+def unseen_scores(cfg: Config, image: np.ndarray) -> tuple[str, quality.QualityScores]:
+    """What `core._unseen_face_reason` measures when no face is confirmed (for --scores only: it
+    runs the detector a second time to learn the region)."""
+    found = detector_for(cfg).find(image)
+    if isinstance(found, FaceRejection) and found.region is not None:
+        return "region", quality.measure(image, found.region)
+    return "frame", quality.measure(image, Box(0, 0, image.shape[1], image.shape[0]))
+
+
+def timed_judge(image: np.ndarray, cfg: Config) -> tuple[Verdict, float]:
+    start = time.process_time()
+    verdict = judge(image, cfg)
+    return verdict, time.process_time() - start
+
+
+def run(cfg: Config, split: str, per_person: int, seed: int, scores: bool) -> dict[str, list[Result]]:
     rng = np.random.default_rng(seed)
     out: dict[str, list[Result]] = {k: [] for k in ("clean", *DEGRADATIONS)}
 
     def check(kind: str, frame: SampleFrame, image: np.ndarray, detail: str) -> None:
-        boxes = detect(image)
-        if len(boxes) != 1 or not on_face(boxes[0], frame.faces[0]):
-            out[kind].append(Result(kind, frame.people[0], frame.sources[0], detail, None))
-            return
-        scores = quality.measure(image, boxes[0])
-        out[kind].append(Result(kind, frame.people[0], frame.sources[0], detail, boxes[0], scores, quality.gate(scores, settings), image))
+        verdict, spent = timed_judge(image, cfg)
+        r = Result(kind, frame.people[0], frame.sources[0], detail, frame.faces[0], verdict, spent,
+                   image if kind == "clean" else None)
+        if scores and verdict.finding is None and verdict.reason is not Reason.MULTIPLE_FACES:
+            r.unseen = unseen_scores(cfg, image)
+        out[kind].append(r)
 
     for person in split_people(split):
         for frame in person_frames(person, per_person, seed):
@@ -140,44 +182,88 @@ def pct(n: int, d: int) -> str:
     return f"{100.0 * n / d:5.1f} % ({n}/{d})" if d else "  n/a"
 
 
-def near_duplicates(cfg: Config, kept: list[Result], seed: int) -> dict[str, tuple[int, int]]:
-    """(flagged, total) for jittered near-copies of kept frames, and for pairs of kept frames of
-    different faces (different people, or different photos of one person)."""
-    detect = detector_for(cfg).detect
+def target(what: str, n: int, d: int, goal: float) -> tuple[str, bool]:
+    """An ok/MISS line's text and whether n/d reaches `goal` (no frames: missed)."""
+    return f"{what} {pct(n, d).strip()} >= {goal:.0%}", bool(d) and n / d >= goal
+
+
+def crop_of(cfg: Config, image: np.ndarray, verdict: Verdict) -> np.ndarray:
+    return align_face(image, verdict.finding, cfg.crop_margin, cfg.crop_size).image
+
+
+@dataclass
+class NearDuplicates:
+    flagged: int  # jittered copies within min_crop_distance of their original's hash
+    copies: int  # all jittered copies, rejected ones included (counted as not flagged)
+    rejected: Counter  # copies the decision rejected, by reason
+    near_bits: list[int]  # hamming distance of each kept copy to its original
+    distinct_bits: list[int]  # of each pair of kept frames from different photos
+    same_face_bits: list[int]  # of each pair of kept frames from one photo (other pose, light, moment)
+
+
+def near_duplicates(cfg: Config, kept: list[Result], seed: int) -> NearDuplicates:
     rng = np.random.default_rng([seed, 1])
-    hashes = [quality.crop_hash(crop_face(r.image, r.box, cfg.crop_margin, cfg.crop_size)) for r in kept]
-    near, near_n, missed = 0, 0, 0
+    hashes = [quality.crop_hash(crop_of(cfg, r.image, r.verdict)) for r in kept]
+    nd = NearDuplicates(0, 0, Counter(), [], [], [])
     for r, h in zip(kept, hashes):
-        for _ in range(2):
+        for _ in range(JITTERED_COPIES):
             image = jittered(r.image, rng)
-            boxes = detect(image)
-            if len(boxes) != 1:
-                missed += 1
+            verdict = judge(image, cfg)
+            nd.copies += 1
+            if verdict.reason is not None:
+                nd.rejected[verdict.reason.value] += 1
                 continue
-            near_n += 1
-            copy = quality.crop_hash(crop_face(image, boxes[0], cfg.crop_margin, cfg.crop_size))
-            near += quality.hamming(h, copy) <= cfg.min_crop_distance
-    distinct = same_person = distinct_n = same_n = 0
+            bits = quality.hamming(h, quality.crop_hash(crop_of(cfg, image, verdict)))
+            nd.near_bits.append(bits)
+            nd.flagged += bits <= cfg.min_crop_distance
     for (a, ha), (b, hb) in itertools.combinations(zip(kept, hashes), 2):
-        flagged = quality.hamming(ha, hb) <= cfg.min_crop_distance
-        if a.source != b.source:
-            distinct_n += 1
-            distinct += flagged
-        else:
-            same_n += 1
-            same_person += flagged
-    return {"near": (near, near_n), "near_missed": (missed, 0), "distinct": (distinct, distinct_n), "same_face": (same_person, same_n)}
+        (nd.distinct_bits if a.source != b.source else nd.same_face_bits).append(quality.hamming(ha, hb))
+    return nd
 
 
 def cost_ms(cfg: Config, kept: list[Result], rounds: int = 5) -> float:
+    """measure + gate + align_face + crop_hash of the found face: the gates' share of `judge` and the crop."""
     settings = quality.QualitySettings.of(cfg)
-    crops = [crop_face(r.image, r.box, cfg.crop_margin, cfg.crop_size) for r in kept]
     start = time.process_time()
     for _ in range(rounds):
-        for r, c in zip(kept, crops):
-            quality.gate(quality.measure(r.image, r.box), settings)
-            quality.crop_hash(c)
-    return 1000.0 * (time.process_time() - start) / (rounds * len(kept))
+        for r in kept:
+            quality.gate(quality.measure(r.image, r.verdict.finding.box), settings)
+            quality.crop_hash(crop_of(cfg, r.image, r.verdict))
+    return 1000.0 * (time.process_time() - start) / (rounds * len(kept)) if kept else float("nan")
+
+
+def percentiles(values: list[float], qs: tuple[int, ...]) -> str:
+    if not values:
+        return "n/a"
+    return " ".join(f"p{q}={np.percentile(values, q):.3g}" for q in qs)
+
+
+def print_scores(results: dict[str, list[Result]]) -> None:
+    print("scores (--scores): percentiles per kind; 'face' = frames with a found face, "
+          "'unseen' = no face confirmed, what judge measured instead (likeliest face's region, else the frame)")
+    qs = (0, 1, 3, 5, 10, 50, 90, 95, 97, 99, 100)
+    for kind, rs in results.items():
+        for part, group in (("face", [r for r in rs if r.verdict.scores is not None]),
+                            ("unseen", [r for r in rs if r.verdict.scores is None and r.unseen])):
+            if not group:
+                continue
+            where = Counter(r.unseen[0] for r in group) if part == "unseen" else None
+            print(f"  {kind:<14} {part:<6} n={len(group)}" + (f" {dict(where)}" if where else ""))
+            for name in SCORE_NAMES:
+                print(f"    {name:<10} " + percentiles([getattr(r.scores, name) for r in group], qs))
+    print("failures (--scores): clean frames rejected, degraded frames not rejected with their own reason")
+    for kind, rs in results.items():
+        own = DEGRADATIONS[kind][1] if kind in DEGRADATIONS else None
+        bad = [r for r in rs if (r.reason is not None if own is None else r.reason is not own)]
+        for r in bad[:SHOWN_FAILURES]:
+            s = r.scores
+            where = "face" if r.verdict.scores is not None else (r.unseen[0] if r.unseen else "-")
+            text = (f"sharp {s.sharpness:.1f} bright {s.brightness:.1f} dark {s.dark:.3f} clipped {s.bright:.3f} px {s.face_px}"
+                    if s else "")
+            print(f"  {kind:<14} {r.person:<10} {r.detail:<24} -> {r.reason.value if r.reason else 'kept':<15} "
+                  f"[{where}] {text}")
+        if len(bad) > SHOWN_FAILURES:
+            print(f"  {kind:<14} ... and {len(bad) - SHOWN_FAILURES} more")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -185,38 +271,68 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--split", choices=("held-out", "calibration"), default="held-out")
     p.add_argument("--per-person", type=int, default=24, help="clean frames per person")
     p.add_argument("--seed", type=int, default=11)
-    p.add_argument("--scores", action="store_true", help="also print score percentiles per kind (for calibrating)")
+    p.add_argument("--scores", action="store_true",
+                   help="also print score percentiles per kind and the failing frames (for calibrating; runs the detector "
+                        "twice on frames without a confirmed face)")
+    add_config_flags(p)
     args = p.parse_args(argv)
     limit_opencv_threads(1)
-    cfg = load_config()
+    cfg = config_from_args(args)
+    detector_for(cfg)  # loaded before the first frame is timed
     who = split_people(args.split)
-    print(f"gates: {args.split} split, {len(who)} people ({', '.join(who)}), {args.per_person} clean frames each")
-    results = run(cfg, args.split, args.per_person, args.seed)
-    reached = {k: [r for r in v if r.box is not None] for k, v in results.items()}
-    print(f"{'kind':<14} {'reached gates':>14}  {'rejected by any gate':>22}  {'with its own reason':>22}  other reasons")
-    for kind, rs in reached.items():
+    print(f"gates: {args.split} split, {len(who)} people ({', '.join(who)}), {args.per_person} clean frames each, seed {args.seed}")
+    print(f"settings: min_face_px {cfg.min_face_px}, min_sharpness {cfg.min_sharpness}, brightness {cfg.min_brightness}-"
+          f"{cfg.max_brightness}, max_dark_share {cfg.max_dark_share}, max_bright_share {cfg.max_bright_share}, "
+          f"min_crop_distance {cfg.min_crop_distance}, crop_margin {cfg.crop_margin}, crop_size {cfg.crop_size}")
+    results = run(cfg, args.split, args.per_person, args.seed, args.scores)
+    checks: list[tuple[str, bool]] = []
+
+    print(f"{'kind':<14} {'frames':>6}  {'kept':>20}  {'rejected (any)':>20}  {'with its own reason':>20}  reasons")
+    for kind, rs in results.items():
+        n = len(rs)
+        reasons = Counter(r.reason.value for r in rs if r.reason is not None)
+        rejected = sum(reasons.values())
         own = DEGRADATIONS[kind][1] if kind in DEGRADATIONS else None
-        rejected = [r for r in rs if r.reason is not None]
-        others = {}
-        for r in rejected:
-            if r.reason != own:
-                others[r.reason.value] = others.get(r.reason.value, 0) + 1
-        own_text = pct(sum(r.reason == own for r in rs), len(rs)) if own else ""
-        print(f"{kind:<14} {len(rs):>6} of {len(results[kind]):<5}  {pct(len(rejected), len(rs)):>22}  {own_text:>22}  {others or ''}")
+        own_n = reasons.get(own.value, 0) if own else 0
+        print(f"{kind:<14} {n:>6}  {pct(n - rejected, n):>20}  {pct(rejected, n):>20}  {pct(own_n, n) if own else '':>20}  "
+              f"{dict(reasons.most_common())}")
+        if own is None:
+            checks.append(target("clean kept", n - rejected, n, TARGET_CLEAN_KEPT))
+        else:
+            checks.append(target(f"{kind} rejected", rejected, n, TARGET_REJECTED))
+            checks.append(target(f"{kind} as {own.value}", own_n, n, TARGET_OWN_REASON))
+    clean = results["clean"]
+    kept = [r for r in clean if r.reason is None]
+    off_face = sum(not on_face(r.verdict.finding.box, r.truth) for r in kept)
+    print(f"  clean frames kept with the box off the true face: {off_face}")
     if args.scores:
-        for kind, rs in reached.items():
-            for name in ("sharpness", "brightness", "dark", "bright"):
-                v = np.array([getattr(r.scores, name) for r in rs])
-                qs = (0, 1, 3, 5, 10, 50, 90, 95, 97, 99, 100)
-                print(f"  {kind:<14} {name:<10} " + " ".join(f"p{q}={np.percentile(v, q):.3g}" for q in qs))
-    kept = [r for r in reached["clean"] if r.reason is None]
+        print_scores(results)
+
     nd = near_duplicates(cfg, kept, args.seed)
-    print(f"near-duplicates (min_crop_distance={cfg.min_crop_distance}):")
-    print(f"  jittered near-copies flagged    {pct(*nd['near'])}   (no single box after jitter: {nd['near_missed'][0]})")
-    print(f"  distinct-face pairs not flagged {pct(nd['distinct'][1] - nd['distinct'][0], nd['distinct'][1])}")
-    print(f"  same-face pairs flagged         {pct(*nd['same_face'])}   (frames of one photo: other pose, light, moment)")
-    print(f"cost: measure + gate + crop_hash = {cost_ms(cfg, kept):.3f} ms per frame (CPU, one OpenCV thread)")
-    return 0
+    distinct_ok = sum(b > cfg.min_crop_distance for b in nd.distinct_bits)
+    print(f"near-duplicates (align_face crops, min_crop_distance={cfg.min_crop_distance} bits), {len(kept)} kept clean frames, "
+          f"{JITTERED_COPIES} jittered copies each:")
+    print(f"  jittered near-copies flagged    {pct(nd.flagged, nd.copies)}   (rejected by the decision, not flagged: "
+          f"{sum(nd.rejected.values())} {dict(nd.rejected.most_common())})")
+    print(f"  distinct-face pairs not flagged {pct(distinct_ok, len(nd.distinct_bits))}")
+    print(f"  same-face pairs flagged         {pct(sum(b <= cfg.min_crop_distance for b in nd.same_face_bits), len(nd.same_face_bits))}"
+          "   (frames of one photo: other pose, light, moment)")
+    if args.scores:
+        print(f"  bits, kept near-copies: {percentiles(nd.near_bits, (50, 90, 95, 98, 99, 100))}")
+        print(f"  bits, distinct faces:   {percentiles(nd.distinct_bits, (0, 1, 2, 5, 50))}")
+    checks.append(target("jittered near-copies flagged", nd.flagged, nd.copies, TARGET_NEAR_FLAGGED))
+    checks.append(target("distinct-face pairs not flagged", distinct_ok, len(nd.distinct_bits), TARGET_DISTINCT_NOT_FLAGGED))
+
+    spent = [r.judge_s * 1000 for rs in results.values() for r in rs]
+    print(f"cost (CPU, one OpenCV thread): judge {np.mean(spent):.1f} ms per frame (p50 {np.median(spent):.1f}, "
+          f"p95 {np.percentile(spent, 95):.1f}, {len(spent)} frames); measure + gate + align_face + crop_hash of a kept face "
+          f"{cost_ms(cfg, kept):.3f} ms")
+    met = True
+    for what, ok in checks:
+        print(f"  {'ok  ' if ok else 'MISS'} {what}")
+        met &= ok
+    print("targets: " + ("met" if met else "MISSED"))
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

@@ -156,13 +156,17 @@ def _grow(source: Source) -> float:
 def _patch(source: Source, side: int, angle: float) -> _Patch:
     """The face scaled so that its box is `side` px, turned by `angle` degrees (counter-clockwise
     on screen) about its centre, in a square patch of `_grow` x side."""
+    return _warp_face(photo(source.photo), source, side, angle, _grow(source))
+
+
+def _warp_face(src: np.ndarray, source: Source, side: int, angle: float, grow: float) -> _Patch:
+    """`_patch` from the photo `src` (source's box and eyes in its pixels), the patch grow x side."""
     b = source.box
     s = side / b.w
-    size = max(8, round(_grow(source) * side))
+    size = max(8, round(grow * side))
     cx, cy = b.x + b.w / 2, b.y + b.h / 2
     m = cv2.getRotationMatrix2D((cx, cy), angle, s)
     m[:, 2] += (size / 2 - cx, size / 2 - cy)
-    src = photo(source.photo)
     if s < 0.8:  # shrink with area averaging first: warpAffine alone would alias
         src = cv2.resize(src, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         m[:, :2] /= s

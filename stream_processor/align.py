@@ -1,5 +1,6 @@
 """Aligned face crops: the eye line levelled and the eyes at fixed places, as facenet's and
-Frigate's alignment do; without a reliable pair of eyes, the plain crop of crop.py.
+Frigate's alignment do; the eyes are BlazeFace's keypoints (detect.py). Eyes too close together
+to align by (a degenerate detection) give the plain crop of crop.py.
 
 The fixed places match where the eyes sit, on average, in the plain crop (the Haar box grown by
 `margin`): so both kinds of crop show the face at the same place and scale, and another
@@ -18,17 +19,18 @@ import numpy as np
 from .crop import crop_face, crop_region
 from .detect import FaceFinding
 
-# Eyes in the frontal Haar box (measured on the labelled faces of benchmarks/real_faces.py):
-# 0.36 x the box width apart, 0.38 x its height below its top, centred.
+# BlazeFace's eye keypoints in the confirming Haar box (medians over the tuning frames of
+# benchmarks/real_faces.py): 0.355 x the box width apart, 0.405 x its height below its top, centred.
 EYE_SPAN = 0.36
-EYE_HEIGHT = 0.38
+EYE_HEIGHT = 0.40
+MIN_EYE_SPAN = 0.15  # x the box width: closer eyes are a degenerate detection, not aligned by
 
 
 @dataclass(frozen=True)
 class AlignedCrop:
     image: np.ndarray  # square, size x size (native size when size is 0)
     roll_deg: Optional[float]  # the eye line's angle in the frame (y down: positive = right eye lower)
-    aligned: bool  # False: no reliable eyes, the plain unrotated crop
+    aligned: bool  # False: eyes too close to align by, the plain unrotated crop
     transform: np.ndarray  # 2x3 affine map from frame pixels to crop pixels
 
 
@@ -42,9 +44,9 @@ def eye_positions(size: int, margin: float) -> tuple[tuple[float, float], tuple[
 def align_face(image: np.ndarray, finding: FaceFinding, margin: float, size: int) -> AlignedCrop:
     """The face crop, rotated about the eyes' midpoint so their line is level and scaled so they
     land on `eye_positions`. Pixels beyond the frame repeat its edge (no black corners)."""
-    if finding.eyes is None:
-        return _plain(image, finding, margin, size)
     (lx, ly), (rx, ry) = finding.eyes.left, finding.eyes.right
+    if math.hypot(rx - lx, ry - ly) < MIN_EYE_SPAN * finding.box.w:
+        return _plain(image, finding, margin, size)
     roll = math.degrees(math.atan2(ry - ly, rx - lx))
     out = size or round(finding.box.w * (1 + 2 * margin))
     (ex0, ey), (ex1, _) = eye_positions(out, margin)

@@ -54,6 +54,7 @@ class Config:
     face_model: str = _setting("faces", "", "FACE_MODEL", "the BlazeFace ONNX file (SHA-256 pinned); empty = .local/models/ as make setup fetches it")
     min_face_fraction: float = _setting("faces", 0.12, "MIN_FACE_FRACTION", "smallest face looked for, as a fraction of the frame's shorter side")
     face_score: float = _setting("faces", 0.75, "FACE_SCORE", "BlazeFace score (0-1) a face needs before the Haar cascade is asked to confirm it")
+    sure_face_score: float = _setting("faces", 0.85, "SURE_FACE_SCORE", "a face scoring below this must also show an eye to the eye cascade")
     other_face_score: float = _setting("faces", 0.65, "OTHER_FACE_SCORE", "another BlazeFace proposal scoring this much makes the frame multiple_faces")
     scale_factor: float = _setting("faces", 1.1, "SCALE_FACTOR", "Haar pyramid step between scales, when the cascade confirms a face")
     min_neighbors: int = _setting("faces", 3, "MIN_NEIGHBORS", "Haar detections needed to confirm a face")
@@ -125,7 +126,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"min_brightness, max_brightness: need 0 <= min < max <= 255, got {cfg.min_brightness!r}, {cfg.max_brightness!r}")
     if cfg.min_crop_distance > 64:
         raise ConfigError(f"min_crop_distance: must be at most 64 (bits of the hash), got {cfg.min_crop_distance!r}")
-    for name in ("face_score", "other_face_score"):
+    for name in ("face_score", "sure_face_score", "other_face_score"):
         if not 0 < getattr(cfg, name) < 1:
             raise ConfigError(f"{name}: must be between 0 and 1, got {getattr(cfg, name)!r}")
     _check_apart(cfg.output_dir, cfg.state_path)

@@ -116,11 +116,21 @@ def judge(image: np.ndarray, cfg: Config) -> Verdict:
     if isinstance(found, FaceRejection):
         reason = found.reason
         if reason is Reason.NO_FACE:
-            region = found.region or Box(0, 0, image.shape[1], image.shape[0])
-            reason = gate_exposure_and_sharpness(measure(image, region), settings) or reason
+            reason = _unseen_face_reason(image, found.region, settings) or reason
         return Verdict(reason, found.faces, detail=found.detail)
     scores = measure(image, found.box)
     return Verdict(gate(scores, settings), 1, found, scores)
+
+
+def _unseen_face_reason(image: np.ndarray, region: Optional[Box], settings: QualitySettings) -> Optional[Reason]:
+    """Why no face could be confirmed, when the frame says why: the likeliest face's region too
+    dark, too bright or too blurred; without one, the whole frame too dark or too bright (the
+    sharpness of a whole frame, a wall or a sky, says nothing of a face)."""
+    if region is not None:
+        return gate_exposure_and_sharpness(measure(image, region), settings)
+    whole = measure(image, Box(0, 0, image.shape[1], image.shape[0]))
+    reason = gate_exposure_and_sharpness(whole, settings)
+    return reason if reason is not Reason.BLURRY else None
 
 
 def example_jpeg(image: np.ndarray) -> bytes:

@@ -1,14 +1,17 @@
 """The face decision (`FaceDetector.find`): two detectors of different kinds must agree on exactly
 one face (README, "Accuracy").
 
-1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints.
-2. Each proposal scoring at least `face_score` is confirmed by OpenCV's frontal Haar cascade on
-   the proposal's region (grown by half its size on each side, at CONFIRM_WIDTH px), when a Haar
-   box overlaps it (IoU >= CONFIRM_IOU), and it is not flat: a drawing of a face (a smiley) fools
-   both detectors, but its box is mostly one colour.
-3. Exactly one face must be confirmed, and no other proposal may be a face: one scoring at least
-   `other_face_score`, or a weaker one (from WEAK_SCORE) in which the eye cascade sees an eye at a
-   keypoint (a second face cut off by the frame's edge, or small, scores low).
+1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints on the whole
+   frame; where it shows a hint of a face too small for that (down to min_face_fraction), the
+   tile of a 2x2 tiling that holds the hint is searched at a finer scale.
+2. A proposal scoring at least `face_score` is a face when the Haar cascade confirms it on its
+   region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU), it is not
+   flat (a drawing of a face fools both detectors, but its box is mostly one colour), and, when
+   it scores below `sure_face_score`, the eye cascade sees an eye at a keypoint (a mask scores
+   that high too).
+3. Exactly one face, and no other face: another proposal scoring at least `other_face_score`
+   that the Haar cascade or a hint of an eye backs, or a weaker one (from WEAK_SCORE) with an eye
+   (a second face cut off by the frame's edge, or small, scores low).
 The face's box is the confirming Haar box, in source pixels; its eyes are BlazeFace's keypoints.
 """
 
@@ -33,12 +36,18 @@ EYE_CASCADE_FILE = "haarcascade_eye.xml"
 CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at this width
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
+CONFIRM_MIN_FACE = 0.35  # of the region's width: the smallest Haar box looked for
 MAX_FLATNESS = 0.4  # real faces <= 0.23, drawn faces >= 0.56 on the tuning seeds
 FLAT_SIDE, FLAT_LEVELS = 48, 8
 WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
+# Faces too small for the whole frame (down to min_face_fraction) are searched for on tiles, only
+# where the whole frame shows a hint of one: every such face of the tuning frames scored >= 0.15.
+HINT_SCORE = 0.12
+LIKELY_FACE_SCORE = 0.5  # an unconfirmed proposal this strong is where a face likely is (its quality says why)
 EYE_SQUARE = 0.45  # of the proposal's width: the square around each eye keypoint
 EYE_SIDE = 40  # px: that square's size for the eye cascade
-MIN_EYE_VOTES = 9
+MIN_EYE_VOTES = 9  # an eye, for a weak proposal or a face BlazeFace is not sure of
+MIN_HINT_VOTES = 3  # a hint of an eye, for a confident other proposal
 # Boxes of two visible faces hardly overlap, so boxes that share a fifth of the smaller one's area
 # are one face seen twice.
 _SAME_FACE_OVERLAP = 0.2
@@ -54,6 +63,7 @@ class DetectorSettings:
     model: Path
     min_face_fraction: float  # of the frame's shorter side: smaller faces are not looked for
     face_score: float
+    sure_face_score: float  # below it, a face must also show an eye
     other_face_score: float
     scale_factor: float  # the Haar cascade's, when it confirms
     min_neighbors: int
@@ -61,7 +71,7 @@ class DetectorSettings:
     @staticmethod
     def of(cfg: Config) -> "DetectorSettings":
         return DetectorSettings(model_path(cfg.face_model), cfg.min_face_fraction, cfg.face_score,
-                                cfg.other_face_score, cfg.scale_factor, cfg.min_neighbors)
+                                cfg.sure_face_score, cfg.other_face_score, cfg.scale_factor, cfg.min_neighbors)
 
 
 @dataclass(frozen=True)
@@ -84,8 +94,8 @@ class FaceFinding:
 
 @dataclass(frozen=True)
 class FaceRejection:
-    """No usable single face: `reason` is no_face or multiple_faces. `region`: where a face may
-    be (the best proposal's box), for a quality reason instead of no_face."""
+    """No usable single face: `reason` is no_face or multiple_faces. `region`: where a face likely
+    is (an unconfirmed proposal's box), so that its quality can say why it was not confirmed."""
 
     reason: Reason
     faces: int
@@ -103,14 +113,18 @@ class FaceDetector:
         self._eye_cascade = _cascade(EYE_CASCADE_FILE)
 
     def find(self, image_bgr: np.ndarray) -> FaceFinding | FaceRejection:
-        """The whole frame first; only when it shows no face are the tiles searched for a small one."""
+        """The whole frame first; the tiles too (small faces) when it shows no face, or a face
+        and something else that may be a small second face."""
         image = _bgr(image_bgr)
         gray = to_gray(image)
         min_side = self.settings.min_face_fraction * min(image.shape[:2]) * _BLAZE_TO_HAAR
-        whole = self._net.whole(image, WEAK_SCORE)
-        found = self._decide(image, gray, _at_least(whole.proposals(), min_side))
-        if isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE:
-            tiles = self._net.tiles(image, WEAK_SCORE, min_side)
+        whole = self._net.whole(image, HINT_SCORE)
+        hints = _at_least(whole.proposals(), min_side)
+        proposals = [p for p in hints if p.score >= WEAK_SCORE]
+        found = self._decide(image, gray, proposals)
+        small = [p.box for p in hints if p.box.w < 2 * self._net.smallest_whole_face(image) and _unlike(found, p)]
+        if small and (isinstance(found, FaceFinding) or found.reason is Reason.NO_FACE):
+            tiles = self._net.tiles(image, WEAK_SCORE, min_side, small)
             if tiles.scores.size:
                 found = self._decide(image, gray, _at_least((whole + tiles).proposals(), min_side))
         return found
@@ -118,20 +132,28 @@ class FaceDetector:
     def _decide(self, image: np.ndarray, gray: np.ndarray, proposals: list[Proposal]) -> FaceFinding | FaceRejection:
         if not proposals:
             return FaceRejection(Reason.NO_FACE, 0)
-        strong = [p for p in proposals if p.score >= self.settings.face_score]
-        confirmed = [(p, box) for p in strong if not _flat(image, p.box) and (box := self._confirm(gray, p)) is not None]
+        confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not _flat(image, p.box)
+                     and (box := self._confirm(gray, p)) is not None
+                     and (p.score >= self.settings.sure_face_score or self._has_an_eye(gray, p))]
         if not confirmed:
-            return FaceRejection(Reason.NO_FACE, 0, "no face that both detectors see", proposals[0].box)
+            likely = proposals[0].box if proposals[0].score >= LIKELY_FACE_SCORE else None
+            return FaceRejection(Reason.NO_FACE, 0, "no face that both detectors see", likely)
         if len(confirmed) > 1:
             return FaceRejection(Reason.MULTIPLE_FACES, len(confirmed), f"another face at {confirmed[1][1]}")
         face, box = confirmed[0]
         for other in proposals:
-            if other is face or not _apart(other.box, face.box):
-                continue
-            if other.score >= self.settings.other_face_score or self._has_an_eye(gray, other):
+            if other is not face and _apart(other.box, face.box) and self._another_face(gray, other):
                 return FaceRejection(Reason.MULTIPLE_FACES, 2, f"another face at {other.box} (score {other.score:.2f})")
         left, right = face.eyes
         return FaceFinding(box, Eyes(left, right), face.score)
+
+    def _another_face(self, gray: np.ndarray, proposal: Proposal) -> bool:
+        """A confident proposal that a second look backs (the Haar cascade, or a hint of an eye:
+        BlazeFace alone scores textures that high), or a weak one with an eye."""
+        votes = self.eye_votes(gray, proposal)
+        if proposal.score >= self.settings.other_face_score:
+            return votes >= MIN_HINT_VOTES or self._confirm(gray, proposal) is not None
+        return votes >= MIN_EYE_VOTES
 
     def _confirm(self, gray: np.ndarray, proposal: Proposal) -> Optional[Box]:
         """The Haar box (source pixels) that agrees with `proposal`, or None. The region is turned
@@ -144,8 +166,10 @@ class FaceDetector:
         m = cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(ry - ly, rx - lx))), scale)
         m[:, 2] += (CONFIRM_WIDTH / 2 - centre[0], CONFIRM_WIDTH / 2 - centre[1])
         region = _warped(gray, m, CONFIRM_WIDTH, scale)
+        # The face fills about half the region: smaller windows are not this face (and cost the most).
+        smallest = round(CONFIRM_MIN_FACE * CONFIRM_WIDTH)
         rects = self._cascade.detectMultiScale(region, scaleFactor=self.settings.scale_factor,
-                                               minNeighbors=self.settings.min_neighbors)
+                                               minNeighbors=self.settings.min_neighbors, minSize=(smallest, smallest))
         back = cv2.invertAffineTransform(m)
         upright = Box(round(CONFIRM_WIDTH / 2 - b.w * scale / 2), round(CONFIRM_WIDTH / 2 - b.h * scale / 2),
                       round(b.w * scale), round(b.h * scale))
@@ -159,7 +183,7 @@ class FaceDetector:
         return None if best is None else _clipped(best, gray.shape[1], gray.shape[0])
 
     def _has_an_eye(self, gray: np.ndarray, proposal: Proposal) -> bool:
-        """Whether the eye cascade sees an eye at either eye keypoint of a weak proposal."""
+        """Whether the eye cascade sees an eye at either eye keypoint of the proposal."""
         return self.eye_votes(gray, proposal) >= MIN_EYE_VOTES
 
     def eye_votes(self, gray: np.ndarray, proposal: Proposal) -> int:
@@ -171,6 +195,11 @@ class FaceDetector:
             _, counts = self._eye_cascade.detectMultiScale2(square, scaleFactor=1.1, minNeighbors=1)
             votes = max(votes, int(np.max(counts)) if len(counts) else 0)
         return votes
+
+
+def _unlike(found: FaceFinding | FaceRejection, proposal: Proposal) -> bool:
+    """Whether `proposal` may be a face other than the one found (any, when none was)."""
+    return not isinstance(found, FaceFinding) or _apart(proposal.box, found.box)
 
 
 def _at_least(proposals: list[Proposal], side: float) -> list[Proposal]:
@@ -198,14 +227,20 @@ def _flat(image: np.ndarray, box: Box) -> bool:
 
 def _warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:
     """The `side` square that the affine `m` (frame -> square, shrinking by `scale`) maps the
-    frame onto; beyond the frame, its edge repeated. Shrunk with area averaging first when `scale`
-    is small: warpAffine alone would alias."""
+    frame onto; beyond the frame, its edge repeated. The part of the frame it needs is cut out
+    first, and shrunk with area averaging when `scale` is small (warpAffine alone would alias)."""
+    corners = cv2.invertAffineTransform(m) @ np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], float).T
+    x0, y0 = (max(0, int(v) - 1) for v in corners.min(axis=1))
+    x1, y1 = min(image.shape[1], int(corners[0].max()) + 2), min(image.shape[0], int(corners[1].max()) + 2)
+    if x1 <= x0 or y1 <= y0:
+        x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
+    part = image[y0:y1, x0:x1]
+    m = m.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], float)
     if scale < 0.8:
-        small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        m = m.copy()
+        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         m[:, :2] /= scale
-        image = small
-    return cv2.warpAffine(image, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(part, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _cut(image: np.ndarray, box: Box, width: int) -> np.ndarray:

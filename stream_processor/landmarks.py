@@ -26,6 +26,7 @@ _BLEND_IOU = 0.3  # detections overlapping more than this are one face, blended 
 # The smallest face (px of the 128 px input) the network finds reliably: on real faces pasted into
 # 640x480 frames, 24 px (120 px in the frame) scored >= 0.75 every time, 20 px most of the time.
 SMALLEST_INPUT_FACE = 22
+RELIABLE_INPUT_FACE = 26  # px of the input: above it the whole frame alone finds a face every time
 TILE_EDGE = 0.02  # of a tile's side: a tile's detection this near an inner edge may be a cut face
 
 
@@ -87,14 +88,21 @@ class BlazeFace:
         height, width = image_bgr.shape[:2]
         return self._raw(image_bgr, 0, 0, max(height, width), min_score)
 
-    def tiles(self, image_bgr: np.ndarray, min_score: float, min_face: float) -> Detections:
-        """Detections on 2x2 overlapping tiles, at the scale that finds a `min_face` px face (none
-        when the whole frame finds it)."""
+    def tiles(self, image_bgr: np.ndarray, min_score: float, min_face: float, near: list[Box]) -> Detections:
+        """Detections on the tiles of a 2x2 overlapping tiling that hold one of the boxes `near`
+        best, at the scale that finds a `min_face` px face (none when the whole frame finds it)."""
         height, width = image_bgr.shape[:2]
+        tiles = _tiles(width, height, min_face)
+        wanted = {max(tiles, key=lambda t: _inside_by(box, t)) for box in near} if tiles else set()
         found = [_within_tile(self._raw(image_bgr[y:y + side, x:x + side], x, y, side, min_score), x, y, side, width, height)
-                 for x, y, side in _tiles(width, height, min_face)]
+                 for x, y, side in tiles if (x, y, side) in wanted]
         return Detections(np.concatenate([d.geometry for d in found] or [np.empty((0, 16))]),
                           np.concatenate([d.scores for d in found] or [np.empty(0)]))
+
+    @staticmethod
+    def smallest_whole_face(image_bgr: np.ndarray) -> float:
+        """The smallest face (px) the whole frame finds reliably; smaller ones need the tiles."""
+        return RELIABLE_INPUT_FACE * max(image_bgr.shape[:2]) / INPUT_SIDE
 
     def _raw(self, image: np.ndarray, x0: int, y0: int, side: int, min_score: float) -> Detections:
         """Detections of the `side` square at (x0, y0) of the frame (`image` is that part, letterboxed
@@ -136,6 +144,13 @@ def _tiles(width: int, height: int, min_face: float) -> list[tuple[int, int, int
     xs = sorted({0, max(0, width - side)})
     ys = sorted({0, max(0, height - side)})
     return [(x, y, side) for y in ys for x in xs]
+
+
+def _inside_by(box: Box, tile: tuple[int, int, int]) -> float:
+    """How far the box's centre lies inside the tile (px to its nearest edge; negative outside)."""
+    x, y, side = tile
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    return min(cx - x, x + side - cx, cy - y, y + side - cy)
 
 
 def _within_tile(found: Detections, x: int, y: int, side: int, width: int, height: int) -> Detections:

@@ -28,12 +28,26 @@ def test_environment_overrides_file_and_flags_override_both(tmp_path):
     ('[job]\ntopic = "x"\n', "job.topic"),
     ('[faces]\nscale_factor = 1.0\n', "scale_factor"),
     ('[kafka]\nbackpressure = "maybe"\n', "kafka.backpressure"),
+    ('[faces]\nface_score = 0\n', "face_score"),
+    ('[faces]\nface_score = 1.0\n', "face_score"),
+    ('[faces]\nother_face_score = 1.5\n', "other_face_score"),
+    ('[faces]\nsure_face_score = 1\n', "sure_face_score"),
+    ('[faces]\nother_face_score = "high"\n', "faces.other_face_score"),
+    ('[faces]\ndetect_max_side = 320\n', "faces.detect_max_side"),  # gone with the Haar-only detector
 ])
 def test_bad_values_fail_naming_the_key(tmp_path, text, key):
     f = tmp_path / "c.toml"
     f.write_text(text)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(f, env={})
+
+
+def test_the_face_decision_settings_come_from_the_environment():
+    cfg = load_config(DEFAULT_CONFIG_FILE, env={"FACE_SCORE": "0.8", "OTHER_FACE_SCORE": "0.6", "FACE_MODEL": "/m/face.onnx",
+                                                "MIN_FACE_FRACTION": "0.1"})
+    assert (cfg.face_score, cfg.other_face_score, cfg.face_model, cfg.min_face_fraction) == (0.8, 0.6, "/m/face.onnx", 0.1)
+    assert (Config().face_score, Config().other_face_score, Config().face_model) == (0.75, 0.65, "")
+    assert (Config().min_face_fraction, Config().min_face_px) == (0.12, 56)
 
 
 def test_bad_environment_value_names_the_variable():

@@ -11,7 +11,7 @@ import pytest
 from stream_processor import photos
 from stream_processor.config import Config, ConfigError
 from stream_processor.crop import crop_face
-from stream_processor.detect import detector_for
+from stream_processor.detect import FaceFinding, detector_for
 from stream_processor.crop import encode_png
 from stream_processor.quality import QualityScores, QualitySettings, crop_hash, gate, hamming, hash_hex, measure, near_duplicate
 from stream_processor.records import Box, Reason
@@ -103,8 +103,9 @@ def jittered(image: np.ndarray, dx: int, dy: int, scale: float, gain: float, qua
 
 
 def crop_hash_of(image: np.ndarray) -> int:
-    (box,) = detector_for(CFG).detect(image)
-    return crop_hash(crop_face(image, box, CFG.crop_margin, CFG.crop_size))
+    found = detector_for(CFG).find(image)
+    assert isinstance(found, FaceFinding), found
+    return crop_hash(crop_face(image, found.box, CFG.crop_margin, CFG.crop_size))
 
 
 @pytest.mark.parametrize("person", ["obama", "astronaut", "sample6-2"])
