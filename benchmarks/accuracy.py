@@ -41,7 +41,6 @@ import numpy as np
 
 from stream_processor.align import AlignedCrop, align_face
 from stream_processor.config import Config
-from stream_processor.crop import crop_face
 from stream_processor.detect import FaceFinding, FaceRejection, detector_for
 from stream_processor.records import Box
 
@@ -111,6 +110,7 @@ def redetected(crop: np.ndarray) -> bool:
 class Kind:
     frames: int = 0
     accepted: int = 0
+    accepted_before: int = 0  # by the decision this one replaced (baseline_detect.py)
     reasons: dict[str, int] = field(default_factory=dict)
     failures: list[int] = field(default_factory=list)  # seeds handled wrongly
 
@@ -159,7 +159,7 @@ class Run:
 def evaluate(run: Run, image: np.ndarray, kind: str, faces: tuple[Box, ...], roll: Optional[float], seed: int, cfg: Config) -> None:
     detector = detector_for(cfg)
     t0 = clock()
-    _today().find(image)
+    before = _today().find(image)
     t1 = clock()
     found = detector.find(image)
     t2 = clock()
@@ -167,6 +167,7 @@ def evaluate(run: Run, image: np.ndarray, kind: str, faces: tuple[Box, ...], rol
     run.ms["find"].append(t2 - t1)
     k = run.kinds.setdefault(kind, Kind())
     k.frames += 1
+    k.accepted_before += isinstance(before, baseline_detect.FaceFinding)
     if kind == "one":
         counts = run.bands.setdefault(band(faces[0]), [0, 0])
         counts[0] += isinstance(found, FaceFinding)
@@ -228,7 +229,9 @@ def report(name: str, run: Run) -> bool:
     for kind, k in run.kinds.items():
         verb = "kept" if kind in ("one", "rotated") else "dropped"
         good = k.accepted if verb == "kept" else k.frames - k.accepted
-        print(f"  {kind:<8} {verb:<8} {_pct(good, k.frames)}   rejections {dict(sorted(k.reasons.items()))}"
+        before = k.accepted_before if verb == "kept" else k.frames - k.accepted_before
+        print(f"  {kind:<8} {verb:<8} {_pct(good, k.frames)} (before: {_pct(before, k.frames).strip()})   "
+              f"rejections {dict(sorted(k.reasons.items()))}"
               + (f"   wrong seeds {k.failures[:12]}" if k.failures else ""))
     print(f"  crops on the true face: {_pct(run.on_face, run.crops)}; aligned: {_pct(run.aligned, run.crops)}; "
           f"found again on the crop alone by {REDETECT_CASCADE}: {_pct(run.redetected, run.crops)}, "
@@ -238,8 +241,8 @@ def report(name: str, run: Run) -> bool:
         print(f"  turned frames, residual roll of the crops: median {statistics.median(rr):.2f} deg, "
               f"p90 {np.percentile(rr, 90):.2f}, max {max(rr):.2f} (n={len(rr)})")
     if run.bands:
-        print("  one-face kept by face width: " + ", ".join(
-            f"{name} px {_pct(kept, frames)}" for name, (kept, frames) in sorted(run.bands.items(), key=lambda b: int(b[0].split("-")[0].rstrip("+")))))
+        bands = sorted(run.bands.items(), key=lambda b: int(b[0].split("-")[0].rstrip("+")))
+        print("  one-face kept by face width: " + ", ".join(f"{name} px {_pct(kept, frames)}" for name, (kept, frames) in bands))
     print("  ms per frame (CPU time, one OpenCV thread):")
     for stage, v in run.ms.items():
         if v:

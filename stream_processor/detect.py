@@ -39,6 +39,7 @@ CONFIRM_IOU = 0.25
 CONFIRM_MIN_FACE = 0.35  # of the region's width: the smallest Haar box looked for
 MAX_FLATNESS = 0.4  # real faces <= 0.23, drawn faces >= 0.56 on the tuning seeds
 FLAT_SIDE, FLAT_LEVELS = 48, 8
+MIN_FRAME_SIDE = 24  # px: a frame smaller than the cascade's window has no face to find
 WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
 # Faces too small for the whole frame (down to min_face_fraction) are searched for on tiles, only
 # where the whole frame shows a hint of one: every such face of the tuning frames scored >= 0.15.
@@ -116,6 +117,8 @@ class FaceDetector:
         """The whole frame first; the tiles too (small faces) when it shows no face, or a face
         and something else that may be a small second face."""
         image = _bgr(image_bgr)
+        if min(image.shape[:2]) < MIN_FRAME_SIDE:
+            return FaceRejection(Reason.NO_FACE, 0)
         gray = to_gray(image)
         min_side = self.settings.min_face_fraction * min(image.shape[:2]) * _BLAZE_TO_HAAR
         whole = self._net.whole(image, HINT_SCORE)
@@ -132,8 +135,9 @@ class FaceDetector:
     def _decide(self, image: np.ndarray, gray: np.ndarray, proposals: list[Proposal]) -> FaceFinding | FaceRejection:
         if not proposals:
             return FaceRejection(Reason.NO_FACE, 0)
+        smallest = self.settings.min_face_fraction * min(image.shape[:2])
         confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not _flat(image, p.box)
-                     and (box := self._confirm(gray, p)) is not None
+                     and (box := self._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest
                      and (p.score >= self.settings.sure_face_score or self._has_an_eye(gray, p))]
         if not confirmed:
             likely = proposals[0].box if proposals[0].score >= LIKELY_FACE_SCORE else None

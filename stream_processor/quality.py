@@ -103,9 +103,13 @@ def gate(scores: QualityScores, settings: QualitySettings) -> Optional[Reason]:
 def gate_exposure_and_sharpness(scores: QualityScores, settings: QualitySettings) -> Optional[Reason]:
     """`gate` without the size gate: also for a region where no face was confirmed, or the whole
     frame, so that a frame too dark, too bright or too blurred to find a face in says so."""
-    if scores.brightness < settings.min_brightness or scores.dark > settings.max_dark:
+    under = scores.brightness < settings.min_brightness or scores.dark > settings.max_dark
+    over = scores.brightness > settings.max_brightness or scores.bright > settings.max_bright
+    if under and over:  # clipped at both ends: the larger excess names it
+        return Reason.OVEREXPOSED if scores.bright - settings.max_bright > scores.dark - settings.max_dark else Reason.UNDEREXPOSED
+    if under:
         return Reason.UNDEREXPOSED
-    if scores.brightness > settings.max_brightness or scores.bright > settings.max_bright:
+    if over:
         return Reason.OVEREXPOSED
     if scores.sharpness < settings.min_sharpness:
         return Reason.BLURRY

@@ -25,7 +25,6 @@ class Reason(str, Enum):
     MESSAGE_TOO_LARGE = "message_too_large"
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
-    FACE_NOT_VERIFIED = "face_not_verified"  # one face found, but no eyes confirm it
     USER_CAP_REACHED = "user_cap_reached"
     # the training-data gates (README, "Quality gates")
     BLURRY = "blurry"

@@ -312,18 +312,24 @@ def test_a_face_turned_25_degrees_is_confirmed_through_the_upright_turn(detector
 # ---- small faces ---------------------------------------------------------------------------------
 
 @needs_photos
-@pytest.mark.parametrize("source", [BIDEN, OBAMA], ids=["biden", "obama"])
-def test_a_small_face_is_found_through_the_tiles(detector, source):
-    """A 64 px face in a 640x480 frame, anywhere: the whole frame (5 px a network pixel) scores it
-    below face_score; the 2x2 tiles find it, and the job keeps it."""
-    for at in [(60, 60), (320, 240), (580, 420), (320, 60), (60, 420), (200, 300), (450, 150)]:
-        image, face, _ = pasted(source, 64, at=at)
-        assert best_whole_frame_score(detector, image) < CFG.face_score
-        found = detector.find(image)
-        assert isinstance(found, FaceFinding), at
-        assert iou(found.box, face) >= 0.5
+def test_small_faces_are_found_through_the_tiles(detector, monkeypatch):
+    """64 px faces (Biden, Obama, Obama again) at 9 places of a 640x480 frame, which the whole
+    frame (5 px a network pixel) scores below face_score: the 2x2 tiles find nearly all of them,
+    on the face, and the job keeps them; without the tiles, none."""
+    obama2 = next(s for s in real_faces.SOURCES if s.photo == "face_recognition/obama2.jpg")
+    places = [(60, 60), (320, 240), (580, 420), (320, 60), (60, 420), (200, 300), (450, 150), (150, 150), (500, 350)]
+    frames = [pasted(source, 64, at=at)[:2] for source in (BIDEN, OBAMA, obama2) for at in places]
+    frames = [(image, face) for image, face in frames if best_whole_frame_score(detector, image) < CFG.face_score]
+    assert len(frames) >= 24
+    found = [(image, face, detector.find(image)) for image, face in frames]
+    kept = [(image, face, f) for image, face, f in found if isinstance(f, FaceFinding)]
+    assert len(kept) >= 0.85 * len(frames), len(kept)
+    for image, face, f in kept:
+        assert iou(f.box, face) >= 0.5
         verdict = judge(image, CFG)
         assert verdict.reason is None and verdict.scores.face_px >= CFG.min_face_px
+    monkeypatch.setattr(type(detector._net), "tiles", lambda self, *args, **kwargs: Detections(np.empty((0, 16)), np.empty(0)))
+    assert not any(isinstance(detector.find(image), FaceFinding) for image, _, _ in kept)
 
 
 @needs_photos
@@ -343,10 +349,9 @@ def test_a_40_px_face_is_not_found(detector, source):
 
 
 @needs_photos
-@pytest.mark.xfail(strict=True, reason="BlazeFace's box is ~1.35 x the Haar box on faces this small, not the 0.9 x "
-                                       "detect._BLAZE_TO_HAAR assumes: 48 px faces pass the size filter, some are confirmed")
 def test_no_48_px_face_is_found():
-    """Still below min_face_fraction's 58 px."""
+    """Still below min_face_fraction's 58 px: BlazeFace's box is ~1.35 x the Haar box on faces this
+    small, so the confirming Haar box is what is held to the smallest size."""
     detector = detector_for(CFG)
     found = [s.photo for s in SOURCES if isinstance(detector.find(pasted(s, 48)[0]), FaceFinding)]
     assert found == []
@@ -378,7 +383,7 @@ def test_unsupported_images_are_errors(detector, image):
 
 
 @pytest.mark.parametrize("shape, value", [
-    pytest.param((0, 0, 3), 127, marks=pytest.mark.xfail(strict=True, reason="cv2.error from cvtColor on an empty image")),
+    ((0, 0, 3), 127),
     ((1, 1, 3), 127), ((10, 10), 127), ((23, 900, 3), 127), ((2000, 30, 3), 127), ((4, 5000), 127),
     ((480, 640, 3), 0), ((480, 640, 3), 127), ((480, 640, 3), 255),
 ])
@@ -509,12 +514,13 @@ def test_real_proposals_and_findings_give_the_eyes_image_left_first(detector):
 
 # ---- core.judge: why a frame without a usable face was refused -----------------------------------
 
-def one_face_frames() -> list[tuple[str, np.ndarray, Box]]:
-    frames = [("astronaut", astronaut().image, ASTRONAUT_FACE)]
-    frames += [(f"sample {s}", f.image, f.faces[0]) for s in (200, 201, 205) for f in [make_frame("one", s)]]
-    if real_faces.available():
-        frames += [(f"real {s}", c.image, c.faces[0]) for s in (TUNING, TUNING + 1, TUNING + 4) for c in [real_faces.make_case("one", s)]]
-    return frames
+def one_face_frame(name: str) -> tuple[np.ndarray, Box]:
+    """A sharp, well-exposed one-face frame: "astronaut", "sample <seed>" or "real <seed>"."""
+    if name == "astronaut":
+        return astronaut().image, ASTRONAUT_FACE
+    kind, seed = name.split()
+    frame = make_frame("one", int(seed)) if kind == "sample" else real_faces.make_case("one", int(seed))
+    return frame.image, frame.faces[0]
 
 
 def blurred(image: np.ndarray, face: Box) -> np.ndarray:
@@ -526,25 +532,44 @@ DEGRADED = {
     Reason.UNDEREXPOSED: lambda image, _: exposed(image, 0.15),
     Reason.OVEREXPOSED: lambda image, _: exposed(image, 3.5),
 }
+ONE_FACE_FRAMES = ["astronaut", "sample 200", "sample 201", "sample 205"] + [
+    pytest.param(f"real {TUNING + s}", marks=needs_photos) for s in (0, 1, 4)]
 
 
-@pytest.mark.parametrize("reason", list(DEGRADED), ids=lambda r: r.value)
-def test_a_degraded_one_face_frame_says_why(detector, reason):
+def _degraded_cases():
+    for reason in DEGRADED:
+        for name in ONE_FACE_FRAMES:
+            if isinstance(name, str):
+                yield pytest.param(reason, name)
+            else:
+                yield pytest.param(reason, *name.values, marks=name.marks)
+
+
+@pytest.mark.parametrize("reason, name", list(_degraded_cases()), ids=lambda v: getattr(v, "value", v))
+def test_a_degraded_one_face_frame_says_why(detector, reason, name):
     """Blurred (sigma 0.05 x the face), dark (gain 0.15) or blown out (3.5): the reason names it,
     whether the face is still confirmed (the face's gates) or not (the likeliest proposal's
     region, or for exposure the whole frame)."""
-    unconfirmed = 0
-    for name, image, face in one_face_frames():
-        assert judge(image, CFG).reason is None, name
-        worse = DEGRADED[reason](image, face)
-        verdict = judge(worse, CFG)
-        assert verdict.reason is reason, (name, verdict)
-        found = detector.find(worse)
-        if isinstance(found, FaceRejection):
-            unconfirmed += 1
-            assert found.reason is Reason.NO_FACE and verdict.finding is None and verdict.faces == 0
-            assert found.region is not None or reason is not Reason.BLURRY  # a whole frame is never blurry
-    assert unconfirmed >= 1  # the no-face path is exercised for every reason
+    image, face = one_face_frame(name)
+    assert judge(image, CFG).reason is None
+    worse = DEGRADED[reason](image, face)
+    verdict = judge(worse, CFG)
+    assert verdict.reason is reason, verdict
+    found = detector.find(worse)
+    if isinstance(found, FaceRejection):
+        assert found.reason is Reason.NO_FACE and verdict.finding is None and verdict.faces == 0
+        assert found.region is not None or reason is not Reason.BLURRY  # a whole frame is never blurry
+
+
+@pytest.mark.parametrize("reason", list(DEGRADED), ids=lambda r: r.value)
+def test_a_face_too_degraded_to_be_confirmed_still_says_why(detector, reason):
+    """Sample frame 201: blurred, dark or blown out, its face is no longer confirmed, and the
+    frame is refused for that reason, not as no_face."""
+    image, face = one_face_frame("sample 201")
+    worse = DEGRADED[reason](image, face)
+    found = detector.find(worse)
+    assert isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE
+    assert judge(worse, CFG) == replace(judge(worse, CFG), reason=reason, faces=0, finding=None, scores=None)
 
 
 def test_a_dark_face_that_is_not_confirmed_is_underexposed_not_no_face(detector):
