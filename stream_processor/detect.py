@@ -37,7 +37,7 @@ CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at thi
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
 CONFIRM_MIN_FACE = 0.35  # of the region's width: the smallest Haar box looked for
-MAX_FLATNESS = 0.4  # real faces <= 0.23, drawn faces >= 0.56 on the tuning seeds
+MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27, smileys >= 0.56, Picasso's drawing 0.35-0.48
 FLAT_SIDE, FLAT_LEVELS = 48, 8
 MIN_FRAME_SIDE = 24  # px: a frame smaller than the cascade's window has no face to find
 WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
@@ -123,13 +123,12 @@ class FaceDetector:
         min_side = self.settings.min_face_fraction * min(image.shape[:2]) * _BLAZE_TO_HAAR
         whole = self._net.whole(image, HINT_SCORE)
         hints = _at_least(whole.proposals(), min_side)
-        proposals = [p for p in hints if p.score >= WEAK_SCORE]
-        found = self._decide(image, gray, proposals)
+        found = self._decide(image, gray, _at_least(hints, 0, WEAK_SCORE))
         small = [p.box for p in hints if p.box.w < 2 * self._net.smallest_whole_face(image) and _unlike(found, p)]
         if small and (isinstance(found, FaceFinding) or found.reason is Reason.NO_FACE):
             tiles = self._net.tiles(image, WEAK_SCORE, min_side, small)
             if tiles.scores.size:
-                found = self._decide(image, gray, _at_least((whole + tiles).proposals(), min_side))
+                found = self._decide(image, gray, _at_least((whole + tiles).proposals(), min_side, WEAK_SCORE))
         return found
 
     def _decide(self, image: np.ndarray, gray: np.ndarray, proposals: list[Proposal]) -> FaceFinding | FaceRejection:
@@ -206,8 +205,8 @@ def _unlike(found: FaceFinding | FaceRejection, proposal: Proposal) -> bool:
     return not isinstance(found, FaceFinding) or _apart(proposal.box, found.box)
 
 
-def _at_least(proposals: list[Proposal], side: float) -> list[Proposal]:
-    return [p for p in proposals if p.box.w >= side]
+def _at_least(proposals: list[Proposal], side: float, score: float = 0.0) -> list[Proposal]:
+    return [p for p in proposals if p.box.w >= side and p.score >= score]
 
 
 # BlazeFace's box is a tight inner-face square, about 0.9x the Haar box: sizes set in Haar terms

@@ -240,9 +240,9 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str, job
 
 
 def code_snapshot(dest: Path) -> Path:
-    """A copy of the job's code (the package, spark-submit.sh, conf/; jars/ and .venv linked) that
-    every run of a session uses: the runs it compares run the same code even while the working
-    tree changes under a long session."""
+    """A copy of the job's code (the package, spark-submit.sh, conf/; jars/, .venv and the face
+    model's folder linked) that every run of a session uses: the runs it compares run the same
+    code even while the working tree changes under a long session."""
     dest.mkdir(parents=True)
     shutil.copytree(ROOT / "stream_processor", dest / "stream_processor",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -250,6 +250,8 @@ def code_snapshot(dest: Path) -> Path:
     shutil.copy2(ROOT / "spark-submit.sh", dest / "spark-submit.sh")
     for name in ("jars", ".venv"):
         (dest / name).symlink_to(ROOT / name)
+    (dest / ".local").mkdir()
+    (dest / ".local" / "models").symlink_to(ROOT / ".local" / "models")  # where face_model looks by default
     return dest
 
 

@@ -1,0 +1,119 @@
+"""How far each threshold of the face decision can move before a target is missed (README,
+"Accuracy"), on the tuning seeds of benchmarks/real_faces.py and benchmarks/webcam_faces.py.
+
+    .venv/bin/python -m benchmarks.windows [--n 120]
+
+Each frame's proposals (the whole frame, and the tiles near every hint of a small face), their
+Haar confirmation, flatness and eye votes are computed once with the job's detector; then the
+decision of detect.py is replayed over them for each setting, one setting moved at a time with
+the others at their defaults. It approximates `FaceDetector.find` (which searches the tiles only
+when the whole frame leaves the question open), so its rates differ from benchmarks/accuracy.py's
+by a point or two; it is for the shape of each window, not for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+from stream_processor import detect
+from stream_processor.config import Config
+from stream_processor.imaging import to_gray
+from stream_processor.records import Box
+
+from . import real_faces, webcam_faces
+
+SETS = {"real": (real_faces, real_faces.TUNING_SEED), "webcam": (webcam_faces, webcam_faces.TUNING_SEED)}
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A proposal as the decision weighs it."""
+
+    score: float
+    confirmed: bool  # by the Haar cascade, held to the smallest face size
+    flatness: float
+    eye_votes: int
+    box: Box
+
+
+@dataclass(frozen=True)
+class Rule:
+    face_score: float
+    other_face_score: float
+    max_flatness: float
+    sure_face_score: float
+    min_eye_votes: int
+
+
+def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
+    """(set, kind, proposals) for n tuning frames of each kind of each set."""
+    det = detect.detector_for(Config())
+    out = []
+    for name, (module, seed) in SETS.items():
+        for kind in module.KINDS:
+            for s in range(seed, seed + n):
+                image = module.make_case(kind, s).image
+                gray = to_gray(image)
+                smallest = Config().min_face_fraction * min(image.shape[:2])
+                side = smallest * detect._BLAZE_TO_HAAR
+                whole = det._net.whole(image, detect.HINT_SCORE)
+                hints = [p.box for p in whole.proposals() if p.box.w >= side]
+                found = (whole + det._net.tiles(image, detect.WEAK_SCORE, side, hints)).proposals()
+                proposals = [Seen(p.score, (box := det._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest,
+                                  detect.flatness(image, p.box), det.eye_votes(gray, p), p.box)
+                             for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]
+                out.append((name, "one" if kind == "rotated" else kind, proposals))
+    return out
+
+
+def keeps(proposals: list[Seen], r: Rule) -> bool:
+    faces = [p for p in proposals if p.score >= r.face_score and p.flatness <= r.max_flatness and p.confirmed
+             and (p.score >= r.sure_face_score or p.eye_votes >= r.min_eye_votes)]
+    if len(faces) != 1:
+        return False
+    face = faces[0]
+    for p in proposals:
+        if p is face or not detect._apart(p.box, face.box):
+            continue
+        if p.score >= r.other_face_score and (p.confirmed or p.eye_votes >= detect.MIN_HINT_VOTES):
+            return False
+        if p.score < r.other_face_score and p.eye_votes >= r.min_eye_votes:
+            return False
+    return True
+
+
+def rates(frames: list[tuple[str, str, list[Seen]]], r: Rule) -> dict[str, float]:
+    """Per set and kind: one-face frames kept, two-face and no-face frames dropped."""
+    good: dict[str, list[int]] = {}
+    for name, kind, proposals in frames:
+        kept = keeps(proposals, r)
+        counts = good.setdefault(f"{name} {kind}", [0, 0])
+        counts[0] += kept if kind == "one" else not kept
+        counts[1] += 1
+    return {k: ok / n for k, (ok, n) in sorted(good.items())}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=120, help="tuning frames of each kind of each set")
+    args = parser.parse_args(argv)
+    cfg = Config()
+    default = Rule(cfg.face_score, cfg.other_face_score, detect.MAX_FLATNESS, cfg.sure_face_score, detect.MIN_EYE_VOTES)
+    frames = seen(args.n)
+    sweeps = {"face_score": (0.6, 0.65, 0.7, 0.75, 0.8, 0.85), "other_face_score": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
+              "max_flatness": (0.25, 0.3, 0.35, 0.4, 0.45, 0.5), "sure_face_score": (0.0, 0.8, 0.85, 0.9, 0.95),
+              "min_eye_votes": (6, 9, 12)}
+    print("kept (one) or dropped (two, none), % of the tuning frames; one setting moved at a time")
+    for field, values in sweeps.items():
+        for value in values:
+            rule = Rule(**{**default.__dict__, field: value})
+            cells = "  ".join(f"{k} {100 * v:5.1f}" for k, v in rates(frames, rule).items())
+            print(f"{field:<16} {value:<5} {'*' if value == getattr(default, field) else ' '}  {cells}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
