@@ -1,8 +1,8 @@
 """The frame-to-crop core, in two steps that the batch function runs on the executors.
 
 1. `analyze`: a message the SQL step parsed (messages_sql.py) -> username check -> decode ->
-   find one verified face -> quality gates -> aligned crop -> hash, one message at a time, no
-   shared state.
+   `judge` (the face decision of detect.py, then the quality gates) -> aligned crop -> hash, one
+   message at a time, no shared state.
 2. `UserWriter.finish`: in source order per user: the cap, the near-duplicate check, the crop
    writes, the enrollment status and the rejected examples; every analysis becomes its manifest row.
 """

