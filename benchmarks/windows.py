@@ -4,7 +4,7 @@
     .venv/bin/python -m benchmarks.windows [--n 120]
 
 Each frame's proposals (the whole frame, and the tiles near every hint of a small face), their
-Haar confirmation, flatness and eye votes are computed once with the job's detector; then the
+Haar confirmation, flatness, saturation and eye votes are computed once with the job's detector; then the
 decision of detect.py is replayed over them for each setting, one setting moved at a time with
 the others at their defaults. It approximates `FaceDetector.find` (which searches the tiles only
 when the whole frame leaves the question open), so its rates differ from benchmarks/accuracy.py's
@@ -35,6 +35,7 @@ class Seen:
     score: float
     confirmed: bool  # by the Haar cascade, held to the smallest face size
     flatness: float
+    saturation: float
     eye_votes: int
     box: Box
 
@@ -44,6 +45,7 @@ class Rule:
     face_score: float
     other_face_score: float
     max_flatness: float
+    min_saturation: float
     sure_face_score: float
     min_eye_votes: int
 
@@ -63,14 +65,18 @@ def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
                 hints = [p.box for p in whole.proposals() if p.box.w >= side]
                 found = (whole + det._net.tiles(image, detect.WEAK_SCORE, side, hints)).proposals()
                 proposals = [Seen(p.score, (box := det._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest,
-                                  detect.flatness(image, p.box), det.eye_votes(gray, p), p.box)
+                                  detect.flatness(image, p.box), detect.saturation(image, p.box), det.eye_votes(gray, p), p.box)
                              for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]
                 out.append((name, "one" if kind == "rotated" else kind, proposals))
     return out
 
 
+def drawn(p: Seen, r: Rule) -> bool:
+    return p.flatness > r.max_flatness or (p.flatness > detect.PALE_FLATNESS and p.saturation < r.min_saturation)
+
+
 def keeps(proposals: list[Seen], r: Rule) -> bool:
-    faces = [p for p in proposals if p.score >= r.face_score and p.flatness <= r.max_flatness and p.confirmed
+    faces = [p for p in proposals if p.score >= r.face_score and not drawn(p, r) and p.confirmed
              and (p.score >= r.sure_face_score or p.eye_votes >= r.min_eye_votes)]
     if len(faces) != 1:
         return False
@@ -80,7 +86,8 @@ def keeps(proposals: list[Seen], r: Rule) -> bool:
             continue
         if p.score >= r.other_face_score and (p.confirmed or p.eye_votes >= detect.MIN_HINT_VOTES):
             return False
-        if p.score < r.other_face_score and p.eye_votes >= r.min_eye_votes:
+        if p.score < r.other_face_score and (p.eye_votes >= r.min_eye_votes
+                                             or (p.eye_votes >= detect.MIN_HINT_VOTES and p.confirmed)):
             return False
     return True
 
@@ -101,10 +108,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--n", type=int, default=120, help="tuning frames of each kind of each set")
     args = parser.parse_args(argv)
     cfg = Config()
-    default = Rule(cfg.face_score, cfg.other_face_score, detect.MAX_FLATNESS, cfg.sure_face_score, detect.MIN_EYE_VOTES)
+    default = Rule(cfg.face_score, cfg.other_face_score, detect.MAX_FLATNESS, detect.MIN_SATURATION, cfg.sure_face_score,
+                   detect.MIN_EYE_VOTES)
     frames = seen(args.n)
     sweeps = {"face_score": (0.6, 0.65, 0.7, 0.75, 0.8, 0.85), "other_face_score": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),
-              "max_flatness": (0.25, 0.3, 0.35, 0.4, 0.45, 0.5), "sure_face_score": (0.0, 0.8, 0.85, 0.9, 0.95),
+              "max_flatness": (0.3, 0.35, 0.4, 0.45, 0.5), "min_saturation": (0, 30, 50, 70, 90, 110),
+              "sure_face_score": (0.0, 0.8, 0.85, 0.9, 0.95),
               "min_eye_votes": (6, 9, 12)}
     print("kept (one) or dropped (two, none), % of the tuning frames; one setting moved at a time")
     for field, values in sweeps.items():

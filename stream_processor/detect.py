@@ -11,8 +11,9 @@ one face (README, "Accuracy").
    it scores below `sure_face_score`, the eye cascade sees an eye at a keypoint (a mask scores
    that high too).
 3. Exactly one face, and no other face: another proposal scoring at least `other_face_score`
-   that the Haar cascade or a hint of an eye backs, or a weaker one (from WEAK_SCORE) with an eye
-   (a second face cut off by the frame's edge, or small, scores low).
+   that the Haar cascade or a hint of an eye backs, or a weaker one (from WEAK_SCORE) with an eye,
+   or with a hint of one that the cascade confirms (a second face cut off by the frame's edge, or
+   small, scores low).
 The face's box is the confirming Haar box, in source pixels; its eyes are BlazeFace's keypoints.
 """
 
