@@ -164,7 +164,7 @@ CMD=("$SPARK_SUBMIT"
   --conf "spark.driver.extraJavaOptions=$LOG4J$DRIVER_JAVA_OPTS"
   # Executors read the same path: the same checkout (local cluster) or the same image (compose).
   --conf "spark.executor.extraJavaOptions=$LOG4J$EXECUTOR_JAVA_OPTS"
-  # Prometheus endpoints on the driver's UI (README, "Operating it"); executors read the same path.
+  # Prometheus endpoints on the driver's UI (docs/operating.md); executors read the same path.
   --conf "spark.metrics.conf=$ROOT/conf/metrics.properties"
   "${SPARK_OPTS[@]}"
   --jars "$JARS"

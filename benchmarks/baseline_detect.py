@@ -117,7 +117,7 @@ class FaceDetector:
 
     def find(self, image_bgr: np.ndarray) -> FaceFinding | FaceRejection:
         """The asymmetric decision: accept only one confident face that a more sensitive second
-        look finds alone and whose eyes confirm it (README, "Accuracy")."""
+        look finds alone and whose eyes confirm it (docs/accuracy.md)."""
         image = _checked(image_bgr)
         if min(image.shape[:2]) < _WINDOW:
             return FaceRejection(Reason.NO_FACE, 0)

@@ -1,5 +1,5 @@
 """Identity survives the crop: an independent face embedder tells people apart on the job's crops
-at least as well as on the source photos (README, "Accuracy"; issue 10).
+at least as well as on the source photos (docs/accuracy.md; issue 10).
 
     # once: the embedder, face-api 1.7.15 on TensorFlow.js 4.22's WASM backend, into .local/identity
     mkdir -p .local/identity && cp benchmarks/identity/package*.json .local/identity/ \\

@@ -1,5 +1,5 @@
-"""How far each threshold of the face decision can move before a target is missed (README,
-"Accuracy"), on the tuning seeds of benchmarks/real_faces.py and benchmarks/webcam_faces.py.
+"""How far each threshold of the face decision can move before a target is missed
+(docs/accuracy.md), on the tuning seeds of benchmarks/real_faces.py and benchmarks/webcam_faces.py.
 
     .venv/bin/python -m benchmarks.windows [--n 120]
 

@@ -72,7 +72,7 @@ def analyze(message: Message, cfg: Config) -> Analysis:
     # A rejected message counts for its user too, when the name is a valid one.
     folder = normalize_username(message.username) if message.username is not None else None
     base = Analysis(*message.coordinates, message.username, folder, message.timestamp, message.time_ms)
-    # The contract checks the username before the base64 (README, "Output"); SQL decoded first.
+    # The contract checks the username before the base64 (docs/output.md); SQL decoded first.
     if message.reason is not None and (folder is not None or message.reason is not Reason.INVALID_BASE64):
         return replace(base, reason=message.reason, detail=message.detail)
     if folder is None:

@@ -1,5 +1,5 @@
 """The face decision (`FaceDetector.find`): two detectors of different kinds must agree on exactly
-one face (README, "Accuracy").
+one face (docs/accuracy.md).
 
 1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints on the whole
    frame; where it shows a hint of a face too small for that (down to min_face_fraction), the

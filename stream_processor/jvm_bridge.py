@@ -1,4 +1,4 @@
-"""Python's side of our JVM bridge in jars/ (README, "The bridge (`jars/`)"): the jars, the Kafka
+"""Python's side of our JVM bridge in jars/ (docs/kafka.md, "The bridge (`jars/`)"): the jars, the Kafka
 direct stream, a batch as a DataFrame built in the JVM, offsets and commits, replay's file of
 messages as the same kind of DataFrame, and the batch's query kept from one batch to the next
 (BatchPlan).

@@ -1,5 +1,5 @@
 """Log lines for people (`text`) or for log pipelines (`json`: one JSON object per line), and the
-per-batch summary, which in JSON carries every BatchSummary field (README, "Operating it")."""
+per-batch summary, which in JSON carries every BatchSummary field (docs/operating.md)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The job's own metrics in Spark's metrics system: the driver's source `StreamProcessor`
 (jars/src/.../JobMetrics.java), fed here after each batch, published by Spark's sinks
 (conf/metrics.properties: Prometheus at the driver's /metrics/prometheus). Names and the
-dashboard: README, "Operating it".
+dashboard: docs/operating.md.
 
 Counters count what the driver processed since it started; in a run that reads every record once
 they equal the manifest's counts (the latest row per record).

@@ -13,7 +13,7 @@ from typing import Optional
 
 
 class Reason(str, Enum):
-    """The closed set of rejection reasons (README.md, "Output")."""
+    """The closed set of rejection reasons (docs/output.md)."""
 
     INVALID_JSON = "invalid_json"
     MISSING_FIELD = "missing_field"
@@ -26,7 +26,7 @@ class Reason(str, Enum):
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
     USER_CAP_REACHED = "user_cap_reached"
-    # the training-data gates (README, "Quality gates")
+    # the training-data gates (docs/output.md, "Quality gates")
     BLURRY = "blurry"
     UNDEREXPOSED = "underexposed"
     OVEREXPOSED = "overexposed"
@@ -115,7 +115,7 @@ class ManifestRow:
     w: Optional[int]
     h: Optional[int]
     path: Optional[str]
-    # Scores of the quality gates, for every frame that reached them (README, "Quality gates").
+    # Scores of the quality gates, for every frame that reached them (docs/output.md, "Quality gates").
     sharpness: Optional[float] = None
     brightness: Optional[float] = None
     face_px: Optional[int] = None

@@ -3,7 +3,7 @@
 Reads the training set, the manifest and the enrollment status with pyarrow and the standard
 library alone, so it runs without Spark (the demo's last step). `--html` writes one
 self-contained page: per user a contact sheet of the kept crops, the enrollment state, the
-counts by reason and a few rejected examples per reason (README, "The review page").
+counts by reason and a few rejected examples per reason (docs/output.md, "The review page").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Usernames: the allowlist that makes a received name a safe folder name (README.md, "Output")."""
+"""Usernames: the allowlist that makes a received name a safe folder name (docs/output.md)."""
 
 from __future__ import annotations
 

@@ -198,7 +198,7 @@ def test_driver_metrics_equal_the_manifest(run):
         else:
             assert selector in done or selector in run.executors, f"{title}: {selector} not scraped"
     assert SPARK_METRICS <= set(run.executors)
-    # Spark's own streaming source, named after the application (README, "Operating it")
+    # Spark's own streaming source, named after the application (docs/operating.md)
     assert "metrics_stream_processor_driver_stream_processor_StreamingMetrics_streaming_lastCompletedBatch_totalDelay_Value" \
         in done
 

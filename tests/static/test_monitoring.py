@@ -167,8 +167,8 @@ def test_rejected_by_reason_covers_every_reason_and_nothing_else():
     assert matched == {metrics.prometheus_name(f"rejected.{r.value}", "counter") for r in Reason}
 
 
-def test_metric_names_the_readme_lists_are_the_job_s():
-    readme = (ROOT / "README.md").read_text()
+def test_metric_names_the_operating_page_lists_are_the_job_s():
+    page = (ROOT / "docs" / "operating.md").read_text()
     for name in metrics.COUNTERS + metrics.GAUGES:
         if not name.startswith("rejected."):
-            assert f"`{name}`" in readme, f"README does not list {name}"
+            assert f"`{name}`" in page, f"docs/operating.md does not list {name}"
