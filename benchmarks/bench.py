@@ -17,6 +17,9 @@ on the same frames, for PNG and JPEG, for each core count asked for.
             latency (Kafka record timestamp -> crop file mtime) while producing at --load x that
             rate.
 
+`--stand-in-ms MS` replaces the face decision, in the limit and the job alike, by a stand-in that
+spends MS of CPU per frame (benchmarks/stand_in.py): Spark's own cost with a cheap core.
+
 Prints a table and writes benchmarks/results/latest.json. Everything it starts is stopped at the
 end, on failure and on Ctrl-C. See benchmarks/README.md.
 """
@@ -164,14 +167,25 @@ def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
     return accepted
 
 
+def _use_stand_in(ms: float) -> None:
+    """With --stand-in-ms, this process's core decides with the fixed-cost stand-in."""
+    if ms > 0:
+        import stream_processor.core as core
+
+        from benchmarks import stand_in
+
+        stand_in.install(ms, core)
+
+
 def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup: int, min_s: float,
-                  barrier: Any, results: Any) -> None:
+                  stand_in_ms: float, barrier: Any, results: Any) -> None:
     from stream_processor.detect import detector_for
 
     with open(msgs_path, "rb") as f:
         msgs = pickle.load(f)
     mine = [(i, v) for i, v in enumerate(msgs) if i % n == k]
-    detector_for(cfg)  # loads the cascade; OpenCV gets one thread, as on an executor
+    detector_for(cfg)  # loads the models; OpenCV gets one thread, as on an executor
+    _use_stand_in(stand_in_ms)
     _core_loop(mine[:warmup], cfg, os.path.join(out_dir, f"_warmup{k}"))
     barrier.wait()
     started, cpu = time.perf_counter(), time.process_time()
@@ -189,13 +203,14 @@ def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup
 
 
 def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path, warmup: int,
-                  min_s: float = 20.0) -> dict[str, Any]:
+                  min_s: float = 20.0, stand_in_ms: float = 0.0) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     out = tmp / f"limit-{procs}-{time.monotonic_ns()}"
     out.mkdir(parents=True)
     barrier, results = ctx.Barrier(procs), ctx.Queue()
-    workers = [ctx.Process(target=_limit_worker, args=(k, procs, str(msgs_path), cfg, str(out), warmup, min_s, barrier, results),
-                           daemon=True) for k in range(procs)]
+    workers = [ctx.Process(target=_limit_worker, daemon=True,
+                           args=(k, procs, str(msgs_path), cfg, str(out), warmup, min_s, stand_in_ms, barrier, results))
+               for k in range(procs)]
     try:
         for w in workers:
             w.start()
@@ -213,7 +228,7 @@ def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path,
             "limit_seconds": wall, "limit_cpu_ms_per_frame": 1e3 * sum(g[4] for g in got) / done}
 
 
-def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: Any) -> None:
+def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, stand_in_ms: float, results: Any) -> None:
     """CPU ms per frame by stage, one process, one OpenCV thread (the limit's per-core view).
     CPU time, not wall time: on a busy machine it stays what a quiet one would show."""
     from stream_processor.align import align_face
@@ -227,6 +242,10 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
     with open(msgs_path, "rb") as f:
         msgs = pickle.load(f)[:count]
     detector = detector_for(cfg)
+    if stand_in_ms > 0:
+        from benchmarks.stand_in import StandInDetector
+
+        detector = StandInDetector(stand_in_ms)
     settings = QualitySettings.of(cfg)
     t = {"parse": 0.0, "decode": 0.0, "detect": 0.0, "gates": 0.0, "crop_write": 0.0}
     folders: dict[str, UserFolder] = {}
@@ -265,12 +284,12 @@ def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, results: A
     results.put(ms)
 
 
-def measure_stages(msgs_path: Path, cfg: Any, tmp: Path, count: int) -> dict[str, float]:
+def measure_stages(msgs_path: Path, cfg: Any, tmp: Path, count: int, stand_in_ms: float = 0.0) -> dict[str, float]:
     ctx = mp.get_context("spawn")
     out = tmp / f"stages-{time.monotonic_ns()}"
     out.mkdir(parents=True)
     results = ctx.Queue()
-    w = ctx.Process(target=_stage_worker, args=(str(msgs_path), cfg, str(out), count, results), daemon=True)
+    w = ctx.Process(target=_stage_worker, args=(str(msgs_path), cfg, str(out), count, stand_in_ms, results), daemon=True)
     try:
         w.start()
         ms = results.get(timeout=600)
@@ -280,6 +299,25 @@ def measure_stages(msgs_path: Path, cfg: Any, tmp: Path, count: int) -> dict[str
             w.terminate()
         shutil.rmtree(out, ignore_errors=True)
     return ms
+
+
+def stand_in_checkout(root: Path, dest: Path, ms: float) -> Path:
+    """A copy of `root`'s job (its package, spark-submit.sh, conf/; jars/, .venv and the face model
+    linked) whose core decides with benchmarks/stand_in.py's fixed-cost stand-in: the job that
+    --stand-in-ms submits. The product's code holds no hook for it."""
+    dest.mkdir(parents=True)
+    shutil.copytree(root / "stream_processor", dest / "stream_processor", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "conf", dest / "conf")
+    shutil.copy2(root / "spark-submit.sh", dest / "spark-submit.sh")
+    for name in ("jars", ".venv"):
+        (dest / name).symlink_to(root / name)
+    (dest / ".local").mkdir()
+    (dest / ".local" / "models").symlink_to(root / ".local" / "models")
+    shutil.copy2(ROOT / "benchmarks" / "stand_in.py", dest / "stream_processor" / "_stand_in.py")
+    with open(dest / "stream_processor" / "core.py", "a") as core:
+        core.write(f"\n\nfrom ._stand_in import install as _install  # benchmarks/bench.py --stand-in-ms\n"
+                   f"_install({ms!r}, globals())\n")
+    return dest
 
 
 # ---- seed: the original design ------------------------------------------------------------------
@@ -747,6 +785,14 @@ def table(rows: list[dict[str, Any]], batch_interval: float) -> str:
             f"{_fmt(r.get('latency_p95_s'), '.2f'):>6}   "
             f"{_fmt(st.get('parse'), '5.1f')} {_fmt(st.get('decode'), '6.1f')} {_fmt(st.get('detect'), '6.1f')} "
             f"{_fmt(st.get('gates'), '5.1f')} {_fmt(st.get('crop_write'), '10.1f')}")
+    lines += ["CPU ms per frame: the limit (mean of before and after), the pipeline, Spark's own (pipeline less the "
+              "local broker less the limit), the limit's share of the pipeline's CPU (cpu_efficiency), by process",
+              f"{'cores':>5} {'fmt':<5} {'limit':>6} {'pipeline':>8} {'spark own':>9} {'efficiency':>10}   by process"]
+    for r in rows:
+        lines.append(
+            f"{r['cores']:>5} {r['format']:<5} {_fmt(r.get('limit_cpu_ms_per_frame_mean'), '.1f'):>6} "
+            f"{_fmt(r.get('pipeline_cpu_ms_per_frame'), '.1f'):>8} {_fmt(r.get('spark_own_cpu_ms_per_frame'), '.1f'):>9} "
+            f"{_fmt(r.get('cpu_efficiency'), '.2f'):>10}   {r.get('pipeline_cpu_ms_by_process', '')}")
     return "\n".join(lines)
 
 
@@ -779,6 +825,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     p.add_argument("--limit-fps", type=float, default=0.0, help="with --only pipeline: the rate to size batches by")
     p.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf for the job")
     p.add_argument("--job-args", default="", help="extra job flags, one string, e.g. '--scale-factor 1.2'")
+    p.add_argument("--stand-in-ms", type=float, default=0.0,
+                   help="replace the face decision, in the limit and the job alike, by a stand-in that spends this many "
+                        "ms of CPU per frame and always finds one face: Spark's own cost with a cheap core")
     p.add_argument("--root", type=Path, default=ROOT,
                    help="submit the job from this checkout (to compare versions; default: this one)")
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
@@ -821,7 +870,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         "frame_seed": args.seed, "frame_kinds": dict(zip(("one", "two", "none"), FRAME_KINDS)), "users": args.users,
         "cores": args.cores, "formats": args.formats, "batch_interval_s": args.batch_interval, "load": args.load,
         "detector": {k: getattr(cfg, k) for k in ("min_face_fraction", "face_score", "other_face_score", "scale_factor", "min_neighbors")},
-        "job_confs": args.conf, "job_args": args.job_args, "results": rows}
+        "job_confs": args.conf, "job_args": args.job_args, "stand_in_ms": args.stand_in_ms, "results": rows}
+    root = args.root.resolve()
+    if args.stand_in_ms > 0:
+        say(f"the face decision replaced by a stand-in of {args.stand_in_ms} ms of CPU per frame (--stand-in-ms)")
     interrupted = False
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: None if args.keep else shutil.rmtree(tmp, ignore_errors=True))
@@ -838,6 +890,8 @@ def main(argv: Optional[list[str]] = None) -> int:
                 stack.callback(broker.stop)
                 producer = JavaProducer(broker.bootstrap, cfg.max_message_bytes + (1 << 20))
                 stack.callback(producer.close)
+            if args.stand_in_ms > 0 and "pipeline" in args.only:
+                root = stand_in_checkout(root, tmp / "stand-in-checkout", args.stand_in_ms)
             for cores in args.cores:
                 cluster = None
                 if "pipeline" in args.only:
@@ -851,11 +905,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                     row: dict[str, Any] = {"cores": cores, "format": fmt, "frames": args.frames, "load": args.load,
                                            "batch_interval_s": args.batch_interval}
                     rows.append(row)
-                    limit = partial(measure_limit, paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds)
+                    limit = partial(measure_limit, paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds,
+                                    args.stand_in_ms)
                     if "limit" in args.only:
                         # attempt() calls each closure at once, inside this iteration (B023 does not apply).
                         if attempt(row, "stages", lambda: {"stage_ms": measure_stages(  # noqa: B023
-                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames))}):  # noqa: B023
+                                paths[fmt], cfg, tmp, min(args.stage_frames, args.frames), args.stand_in_ms)}):  # noqa: B023
                             say(f"{fmt}: CPU ms per frame by stage: "
                                 + ", ".join(f"{k} {v:.1f}" for k, v in row["stage_ms"].items()))
                         if attempt(row, "limit", limit):
@@ -873,7 +928,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         settings = PipelineSettings(
                             batch_interval_s=args.batch_interval, partitions=partitions, max_rate_per_partition=rate,
                             latency_s=args.latency_seconds, load=args.load, confs=args.conf,
-                            job_args=shlex.split(args.job_args), root=args.root.resolve(),
+                            job_args=shlex.split(args.job_args), root=root,
                             backlog=int(first + sizing * (args.warmup_seconds + args.pipeline_seconds)),
                             warmup_s=args.warmup_seconds)
 
@@ -903,6 +958,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             row["pipeline_vs_limit_before"] = row["pipeline_fps"] / row["limit_fps"]
         if row.get("pipeline_cpu_ms_per_frame") and row.get("limit_cpu_ms_per_frame"):
             row["cpu_efficiency"] = row["limit_cpu_ms_per_frame_mean"] / row["pipeline_cpu_ms_per_frame"]
+            # Spark's own: what the pipeline spends beyond the core's work, the local broker left out
+            broker = row.get("pipeline_cpu_ms_by_process", {}).get("broker", 0.0)
+            row["spark_own_cpu_ms_per_frame"] = row["pipeline_cpu_ms_per_frame"] - broker - row["limit_cpu_ms_per_frame_mean"]
         if row.get("pipeline_fps") and row.get("seed_fps"):
             row["pipeline_vs_seed"] = row["pipeline_fps"] / row["seed_fps"]
     for fmt in args.formats:  # the largest core count's row per format, at the top level too
