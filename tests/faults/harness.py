@@ -200,16 +200,12 @@ def dead_letters(bootstrap: str, topic: str) -> dict[Coords, tuple[str, bytes, d
     return found
 
 
-def latest_events(bootstrap: str, topic: str, timeout_ms: int = 4000) -> dict[str, dict]:
-    """The last JSON event per key of a topic (the enrollment events)."""
-    from kafka import KafkaConsumer
+def latest_events(bootstrap: str, topic: str) -> dict[str, dict]:
+    """The last JSON event per key of a topic (the enrollment events), read to its end offsets
+    (a key's events are in one partition, in offset order)."""
+    from tests.support.streaming import read_topic
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=timeout_ms)
-    try:
-        return {record.key.decode(): json.loads(record.value) for record in consumer}
-    finally:
-        consumer.close()
+    return {record.key.decode(): json.loads(record.value) for record in read_topic(bootstrap, topic)}
 
 
 def assert_dead_letters(bootstrap: str, dlq_topic: str, sent: dict[Coords, Message]) -> None:
@@ -264,10 +260,19 @@ def job_env(code: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+# Every test publishes its whole input before the job starts, and the job stops only once idle
+# *and* with the group's lag at 0 (job._idle; unknown while the broker is away), so a short idle
+# time cannot end a run early: it is only the tail each run waits after its last batch.
+EXIT_WHEN_IDLE_S = 1
+
+
 def run_args(bootstrap: str, group: str, output_dir: str | Path, rate: int = 3, topic: str = TOPIC,
-             starting: str = "committed", extra: Sequence[str] = ()) -> list[str]:
+             starting: str = "committed", extra: Sequence[str] = (),
+             exit_when_idle_s: float = EXIT_WHEN_IDLE_S) -> list[str]:
+    """The job's flags: batches of 1 s, at most `rate` records per partition each (0: no limit),
+    JSON logs; it stops by itself once idle (exit_when_idle_s 0: only when told to)."""
     return ["--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", group, "--output-dir", str(output_dir),
-            "--starting-offsets", starting, "--batch-interval-s", "1", "--exit-when-idle", "6",
+            "--starting-offsets", starting, "--batch-interval-s", "1", "--exit-when-idle", f"{exit_when_idle_s:g}",
             "--max-rate-per-partition", str(rate), "--log-format", "json", *extra]
 
 
