@@ -55,3 +55,13 @@ def standalone_cluster(tmp_path_factory):
 
     with LocalCluster(tmp_path_factory.mktemp("standalone") / "spark") as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def undisturbed_run(kafka_broker, standalone_cluster, tmp_path_factory):
+    """The job submitted once with spark-submit.sh to the standalone cluster over the faults'
+    input and left alone until all is processed and committed (tests/support/undisturbed.py): the
+    cluster layer checks it, the faults layer compares every disturbed run with its output."""
+    from tests.support.undisturbed import run_undisturbed
+
+    return run_undisturbed(standalone_cluster, kafka_broker.bootstrap, tmp_path_factory.mktemp("undisturbed"))

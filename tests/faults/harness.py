@@ -56,12 +56,13 @@ def _undecodable(frame_png: bytes) -> list[tuple[bytes, str]]:
         (json.dumps({"username": "bob", "imageData": "%%%not base64%%%"}).encode(), "invalid_base64"),
         (message("cyd", frame_png[: len(frame_png) // 2]), "corrupt_image"),
         (message("ada", b"GIF89a" + bytes(64)), "unsupported_format"),
+        (b"{}", "missing_field"),
     ]
 
 
 def build_messages(frames: int = 24) -> list[Message]:
     """`frames` frames (one-face mostly, some two-face and no-face; JPEG, every 4th PNG) of three
-    users, with six undecodable messages spread among them; message i goes to partition i % 2.
+    users, with seven undecodable messages spread among them; message i goes to partition i % 2.
     Last, a near-copy of one of bob's frames (2 px shifted), in its original's partition: the
     near-duplicate check is decided in source order within a partition, whatever the batches."""
     kinds = ["one", "one", "one", "two", "one", "none"]

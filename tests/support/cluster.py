@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import urllib.request
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -69,3 +71,16 @@ def get_json(url: str):
     """A Spark web UI's JSON (the master's /json/, a worker's, the application's REST API)."""
     with urllib.request.urlopen(url, timeout=5) as r:
         return json.load(r)
+
+
+def scrape(url: str, labels: str = "") -> dict[str, float]:
+    """Prometheus' text format: metric name -> value, for the series whose labels contain
+    `labels` (labels dropped, values of equal names summed)."""
+    with urllib.request.urlopen(url, timeout=30) as r:  # a loaded machine answers slowly
+        text = r.read().decode()
+    values: Counter = Counter()
+    for line in text.splitlines():
+        match = re.fullmatch(r"([A-Za-z_:][A-Za-z0-9_:]*)(\{.*\})?\s+(\S+)", line.strip())
+        if match and labels in (match.group(2) or ""):
+            values[match.group(1)] += float(match.group(3))
+    return dict(values)
