@@ -50,11 +50,17 @@ def kafka_broker():
 @pytest.fixture(scope="session")
 def standalone_cluster(tmp_path_factory):
     """A master with two workers (scripts/local-cluster.sh) for the cluster and faults layers:
-    one start for the session, always stopped."""
-    from tests.support.cluster import LocalCluster
+    one start for the session (`.started`: what `start` printed, which
+    tests/cluster/test_local_cluster.py checks). At the session's end `stop` must leave nothing
+    running (cluster.assert_stops_cleanly): if it does not, the teardown of the last test that
+    used the cluster fails."""
+    from tests.support.cluster import LocalCluster, assert_stops_cleanly
 
-    with LocalCluster(tmp_path_factory.mktemp("standalone") / "spark") as cluster:
+    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark").start()
+    try:
         yield cluster
+    finally:
+        assert_stops_cleanly(cluster)
 
 
 @pytest.fixture(scope="session")

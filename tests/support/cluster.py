@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from tests.support.ports import free_ports
-from tests.support.procs import kill_leftovers, pid_files
+from tests.support.procs import kill_leftovers, listening_addresses, pid_files
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "local-cluster.sh"
@@ -37,6 +37,7 @@ class LocalCluster:
         if cores is not None:
             self.env.update(SPARK_WORKER_INSTANCES=str(self.workers), SPARK_WORKER_CORES=str(cores // self.workers))
         self.start_timeout_s = start_timeout_s
+        self.started: Optional[subprocess.CompletedProcess[str]] = None  # what `start` printed, once it succeeded
 
     def run(self, command: str, timeout_s: Optional[float] = None) -> subprocess.CompletedProcess[str]:
         """scripts/local-cluster.sh `command` (start, stop, status) for this cluster."""
@@ -48,6 +49,7 @@ class LocalCluster:
         if result.returncode != 0:
             self.stop()
             raise RuntimeError(f"the local cluster did not start:\n{result.stdout}{result.stderr}")
+        self.started = result
         return self
 
     def stop(self) -> None:
@@ -65,6 +67,23 @@ class LocalCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def assert_stops_cleanly(cluster: LocalCluster) -> None:
+    """`stop` stops the daemons and everything they ran: no pid file, no open port, `status` says
+    none runs (3), a second `stop` has nothing to do, and no daemon, executor or Python worker
+    outlives the cluster (anything left, under the cluster's parent folder, is killed)."""
+    try:
+        stopped = cluster.run("stop")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert not list((cluster.state / "pids").glob("*.pid"))
+        for port in [cluster.master, cluster.master_ui, *cluster.worker_uis]:
+            assert not listening_addresses(port), f"port {port} still open after stop"
+        assert cluster.run("status").returncode == 3
+        assert "not running" in cluster.run("stop").stdout
+    finally:
+        leftovers = kill_leftovers(cluster.state.parent)
+    assert not leftovers, f"processes left after the cluster's stop: {leftovers}"
 
 
 def get_json(url: str):
