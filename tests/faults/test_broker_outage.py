@@ -13,7 +13,9 @@ from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert
 from tests.support.broker import LocalBroker
 
 pytestmark = pytest.mark.faults
-OUTAGE_S = 10
+# The broker stays away this long after it stopped, then for its restart: several 1 s batch intervals,
+# and longer than the job's lag query waits for it (kafka_clients._KeptLag.TIMEOUT_MS, 5 s).
+OUTAGE_S = 5
 
 
 class RestartableBroker(LocalBroker):
