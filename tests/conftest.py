@@ -18,8 +18,11 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 def spark():
     from pyspark.sql import SparkSession
 
+    from tests.support.spark_conf import KEY, driver_java_options
+
     jars = sorted(str(p) for p in (ROOT / "jars").glob("*.jar"))
     builder = (SparkSession.builder.master("local[2]").appName("stream-processor-tests")
+               .config(KEY, driver_java_options())  # as spark-submit.sh's runs: C1, the parallel collector
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "2")
@@ -56,7 +59,10 @@ def standalone_cluster(tmp_path_factory):
     used the cluster fails."""
     from tests.support.cluster import LocalCluster, assert_stops_cleanly
 
-    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark").start()
+    # C1 only, as scripts/kafka-broker.sh runs the broker: daemons that live for minutes start in
+    # about half the CPU, and C2 does not compile on the cores the tests' jobs need
+    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark", daemon_java_opts="-XX:TieredStopAtLevel=1")
+    cluster.start()
     try:
         yield cluster
     finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from stream_processor import kafka_clients, logs
 from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
 from stream_processor.samples import encode, make_frame, message
+from tests.support import spark_conf
 from tests.support.output import state_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,10 +255,12 @@ def code_snapshot(dest: Path) -> Path:
 
 
 def job_env(code: Path, **extra: str) -> dict[str, str]:
+    # No web UI, no progress bar: two cores are shared with the broker and the tests. The driver's
+    # JVM options of conf/spark-defaults.conf, which a run started directly does not read.
+    submit_args = ["--conf", "spark.ui.enabled=false", "--conf", "spark.ui.showConsoleProgress=false",
+                   "--conf", f"{spark_conf.KEY}={spark_conf.driver_java_options()}", "pyspark-shell"]
     env = {**os.environ, "PYSPARK_PYTHON": PYTHON, "PYSPARK_DRIVER_PYTHON": PYTHON, "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYTHONPATH": str(code),
-           # No web UI, no progress bar: two cores are shared with the broker and the tests.
-           "PYSPARK_SUBMIT_ARGS": "--conf spark.ui.enabled=false --conf spark.ui.showConsoleProgress=false pyspark-shell"}
+           "PYTHONPATH": str(code), "PYSPARK_SUBMIT_ARGS": shlex.join(submit_args)}
     env.update(extra)
     return env
 

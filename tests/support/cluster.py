@@ -22,9 +22,11 @@ SCRIPT = ROOT / "scripts" / "local-cluster.sh"
 class LocalCluster:
     """`with LocalCluster(tmp / "spark") as cluster: cluster.url` -> "spark://127.0.0.1:PORT".
     `cores`: cores in all, over two workers when even, else one (default: the script's, two
-    workers with half of the machine's cores each)."""
+    workers with half of the machine's cores each). `daemon_java_opts`: JVM options of the master
+    and the workers (SPARK_DAEMON_JAVA_OPTS)."""
 
-    def __init__(self, state: Path, cores: Optional[int] = None, start_timeout_s: int = 120):
+    def __init__(self, state: Path, cores: Optional[int] = None, start_timeout_s: int = 120,
+                 daemon_java_opts: Optional[str] = None):
         self.state = state
         self.workers = 2 if cores is None or (cores >= 2 and cores % 2 == 0) else 1
         self.cores = cores
@@ -36,6 +38,8 @@ class LocalCluster:
                     "SPARK_CLUSTER_START_TIMEOUT": str(start_timeout_s)}
         if cores is not None:
             self.env.update(SPARK_WORKER_INSTANCES=str(self.workers), SPARK_WORKER_CORES=str(cores // self.workers))
+        if daemon_java_opts is not None:
+            self.env["SPARK_DAEMON_JAVA_OPTS"] = daemon_java_opts
         self.start_timeout_s = start_timeout_s
         self.started: Optional[subprocess.CompletedProcess[str]] = None  # what `start` printed, once it succeeded
 
