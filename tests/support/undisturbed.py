@@ -99,7 +99,12 @@ def run_undisturbed(cluster: LocalCluster, bootstrap: str, tmp: Path) -> Undistu
     cfg = Config(bootstrap_servers=bootstrap, topic=TOPIC, group_id=GROUP, output_dir=str(tmp / "out"))
     run = UndisturbedRun(code, cfg, messages, sent)
     app_ui = free_port()
-    submit = [str(code / "spark-submit.sh"), "--master", cluster.url, "--conf", f"spark.ui.port={app_ui}",
+    # The whole input is one batch: it must not start before both executors are there (the cluster
+    # layer checks that both ran tasks), however slowly a loaded machine starts their JVMs. Spark
+    # waits for them (up to 30 s) when it knows how many cores to expect.
+    cores = get_json(f"http://127.0.0.1:{cluster.master_ui}/json/")["cores"]
+    submit = [str(code / "spark-submit.sh"), "--master", cluster.url, "--total-executor-cores", str(cores),
+              "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0", "--conf", f"spark.ui.port={app_ui}",
               "--", *run_args(bootstrap, GROUP, cfg.output_dir, rate=0, exit_when_idle_s=0)]
     stop = threading.Event()
     watcher = threading.Thread(target=watch_executors, args=(app_ui, run.seen, stop), daemon=True)
