@@ -1,140 +1,42 @@
 """The product as users and operators meet it: a real broker, a master with two workers, the job
-submitted once with spark-submit.sh (frames of three users: one-face, two-face, no-face, and
-invalid messages; it stops by itself once idle). From that one run: crops, manifest, dead-letter
+submitted once with spark-submit.sh (the session's undisturbed run, tests/support/undisturbed.py:
+frames of three users, one-face, two-face and no-face, undecodable messages; stopped with SIGTERM
+once everything is processed and committed). From that one run: crops, manifest, dead-letter
 topic, work on both workers, and what an operator scrapes: while it runs, the driver's
 /metrics/prometheus, whose every count of the job's source equals the manifest's (the latest row
 per record) once everything is processed; the master, the workers and the executors publish
-Spark's own metrics, and every metric the dashboard queries is in a real scrape."""
+Spark's own metrics, and every metric the dashboard queries is in a real scrape. The faults layer
+compares its disturbed runs with this run's output."""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import threading
-import time
-import urllib.request
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer
 
 from stream_processor import kafka_clients, metrics
-from stream_processor.config import Config
-from stream_processor.produce import Outgoing, send_all
 from stream_processor.records import Reason
-from stream_processor.samples import encode, make_frame, message
 from tests.static.test_monitoring import SPARK_METRICS, dashboard_selectors
-from tests.support.cluster import get_json
+from tests.support.cluster import scrape
+from tests.faults.harness import USERS
 from tests.support.output import manifest_rows, state_of
-from tests.support.ports import free_port
+from tests.support.streaming import read_topic
+from tests.support.undisturbed import ours
 
 pytestmark = pytest.mark.cluster
-ROOT = Path(__file__).resolve().parents[2]
-USERS = ("ada", "grace", "linus")
-INVALID = [b"definitely not json", json.dumps({"username": "../../etc", "imageData": "AAAA"}).encode(),
-           json.dumps({"username": "ada", "imageData": "%%%"}).encode(), b"{}"]
-
-
-@dataclass
-class Run:
-    cfg: Config
-    values: list[bytes]
-    log: str = ""
-    returncode: int = -1
-    scraped: dict[str, float] = field(default_factory=dict)  # the driver's, once all was processed
-    scraped_at: float = 0.0  # time.time() of that scrape: users stall as time passes
-    executors: dict[str, float] = field(default_factory=dict)  # the executors' (this application's)
-    seen: dict = field(default_factory=dict)  # executor id -> (host:port, tasks run)
-
-
-def scrape(url: str, labels: str = "") -> dict[str, float]:
-    """Prometheus' text format: metric name -> value, for the series whose labels contain
-    `labels` (labels dropped, values of equal names summed)."""
-    with urllib.request.urlopen(url, timeout=30) as r:  # a loaded machine answers slowly
-        text = r.read().decode()
-    values: Counter = Counter()
-    for line in text.splitlines():
-        match = re.fullmatch(r"([A-Za-z_:][A-Za-z0-9_:]*)(\{.*\})?\s+(\S+)", line.strip())
-        if match and labels in (match.group(2) or ""):
-            values[match.group(1)] += float(match.group(3))
-    return dict(values)
-
-
-def ours(scraped: dict[str, float], metric: str, kind: str = "counter") -> float:
-    return scraped[metrics.prometheus_name(metric, kind)]
-
-
-def watch_executors(port: int, seen: dict, stop: threading.Event) -> None:
-    """Polls the application's REST API: executor id -> (host:port, tasks run) while it lives."""
-    while not stop.is_set():
-        try:
-            for app in get_json(f"http://127.0.0.1:{port}/api/v1/applications"):
-                for ex in get_json(f"http://127.0.0.1:{port}/api/v1/applications/{app['id']}/executors"):
-                    if ex["id"] != "driver":
-                        seen[ex["id"]] = (ex["hostPort"], ex["totalTasks"])
-        except (OSError, ValueError):  # not up yet, or already gone
-            pass
-        stop.wait(0.5)
-
-
-def scrape_until_done(driver: str, job: subprocess.Popen, run: Run, deadline: float) -> None:
-    """Scrapes the driver until its source shows every message processed and no lag."""
-    while job.poll() is None and time.monotonic() < deadline:
-        try:
-            scraped = scrape(f"{driver}/metrics/prometheus")
-        except OSError:  # the driver's UI is not up yet
-            scraped = {}
-        if metrics.prometheus_name("messages.accepted", "counter") in scraped:  # the job's source is up
-            processed = ours(scraped, "messages.accepted") + ours(scraped, "messages.rejected")
-            if processed == len(run.values) and ours(scraped, "lag.total", "gauge") == 0:
-                run.scraped, run.scraped_at = scraped, time.time()
-                # the series the dashboard selects: this application's
-                run.executors = scrape(f"{driver}/metrics/executors/prometheus", 'application_name="stream-processor"')
-                return
-        time.sleep(1)
 
 
 @pytest.fixture(scope="module")
-def run(standalone_cluster, kafka_broker, tmp_path_factory) -> Run:
-    out = tmp_path_factory.mktemp("cluster-job") / "out"
-    cfg = Config(bootstrap_servers=kafka_broker.bootstrap, topic="cluster-frames", group_id="cluster-test",
-                 output_dir=str(out))
-    kinds = ["one", "one", "one", "two", "none"]
-    frames = [make_frame(kinds[i % 5], 4100 + i) for i in range(15)]
-    values = [message(USERS[i % 3], encode(f.image, "jpeg" if i % 2 else "png")) for i, f in enumerate(frames)]
-    values += INVALID
-    assert send_all([Outgoing(v, str(i)) for i, v in enumerate(values)], cfg, rate=0, partitions=2, quiet=True) \
-        == len(values)
-
-    result = Run(cfg, values)
-    app_ui = free_port()
-    stop = threading.Event()
-    watcher = threading.Thread(target=watch_executors, args=(app_ui, result.seen, stop), daemon=True)
-    watcher.start()
-    job = subprocess.Popen(
-        [str(ROOT / "spark-submit.sh"), "--master", standalone_cluster.url, "--conf", f"spark.ui.port={app_ui}",
-         "--", "--bootstrap-servers", cfg.bootstrap_servers, "--topic", cfg.topic, "--group-id", cfg.group_id,
-         "--starting-offsets", "earliest", "--output-dir", cfg.output_dir, "--batch-interval-s", "2",
-         "--exit-when-idle", "20", "--log-format", "json"],
-        env=standalone_cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
-    try:
-        scrape_until_done(f"http://127.0.0.1:{app_ui}", job, result, time.monotonic() + 400)
-        result.log = job.communicate(timeout=400)[0]
-    finally:
-        stop.set()
-        if job.poll() is None:
-            job.kill()
-        watcher.join(5)
-    result.returncode = job.returncode
-    assert job.returncode == 0, result.log[-5000:]
-    return result
+def run(undisturbed_run):
+    """The session's undisturbed run on the cluster; it stopped cleanly when told to."""
+    assert undisturbed_run.returncode == 0, undisturbed_run.log[-5000:]
+    return undisturbed_run
 
 
 def test_crops_manifest_and_state_of_every_user(run):
-    out = Path(run.cfg.output_dir)
+    out = run.output_dir
     rows = manifest_rows(out)
     assert len(rows) == len(run.values)  # one row per message
     assert {(r["topic"], r["partition"]) for r in rows} <= {(run.cfg.topic, 0), (run.cfg.topic, 1)}
@@ -146,26 +48,24 @@ def test_crops_manifest_and_state_of_every_user(run):
     assert sorted(p.name for p in state_of(out).users.iterdir()) == sorted(f"{u}.json" for u in USERS)
     reasons = [r["reason"] for r in rows if r["status"] == "rejected"]
     assert sorted(r for r in reasons if Reason(r).before_detection) == \
-        ["invalid_base64", "invalid_json", "invalid_username", "missing_field"]
-    # the 3 no-face and 2 two-face frames are all refused by the face decision
-    assert sum(reasons.count(r) for r in ("no_face", "multiple_faces")) >= 5
+        ["corrupt_image", "invalid_base64", "invalid_json", "invalid_json", "invalid_username", "missing_field",
+         "unsupported_format"]
+    # the 4 two-face and 4 no-face frames are refused, 7 of them by the face decision (one no-face
+    # frame by the quality gates)
+    assert sum(reasons.count(r) for r in ("no_face", "multiple_faces")) >= 7
     assert kafka_clients.consumer_lag(run.cfg)[0].lag == 0
 
 
 def test_invalid_messages_reach_the_dead_letter_topic_as_they_came(run):
-    consumer = KafkaConsumer(run.cfg.dead_letter_topic, bootstrap_servers=run.cfg.bootstrap_servers,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000,
-                             max_partition_fetch_bytes=16 * 1024 * 1024)
     dead = {}
-    for record in consumer:
+    for record in read_topic(run.cfg.bootstrap_servers, run.cfg.dead_letter_topic):
         headers = {k: v.decode() for k, v in record.headers}
         dead[(headers["source.topic"], int(headers["source.partition"]), int(headers["source.offset"]))] = \
             (headers["reason"], record.value)
-    consumer.close()
     rows = manifest_rows(run.cfg.output_dir)
     assert sorted(reason for reason, _ in dead.values()) == \
         sorted(r["reason"] for r in rows if r["status"] == "rejected" and Reason(r["reason"]).before_detection)
-    assert sorted(value for _, value in dead.values()) == sorted(INVALID)
+    assert sorted(value for _, value in dead.values()) == sorted(m.value for m in run.messages if m.dead_reason)
 
 
 def test_work_ran_on_both_workers(run):

@@ -1,7 +1,9 @@
 """scripts/local-cluster.sh for real: a master and two workers on free loopback ports with their
-state in a temporary folder; spark-submit.sh submits a small stand-in job to it (the real job's
-cluster tests live beside this one): both workers run an executor with the venv's Python, and
-SIGTERM reaches the Python driver, which stops on its own terms. Nothing is left running."""
+state in a temporary folder (the session's cluster, tests/conftest.py, which the real job's
+cluster tests beside this one and the faults layer use too); spark-submit.sh submits a small
+stand-in job to it: both workers run an executor with the venv's Python, and SIGTERM reaches the
+Python driver, which stops on its own terms. Nothing is left running: `stop` is checked when the
+session's cluster stops (tests/support/cluster.py, assert_stops_cleanly)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import LocalCluster, get_json
+from tests.support.cluster import get_json
 from tests.support.procs import kill_leftovers, listening_addresses
 
 pytestmark = pytest.mark.cluster
@@ -53,13 +55,10 @@ sc.stop()
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """One cluster for the tests of this module, which run in order: start, submit, stop."""
-    cluster = LocalCluster(tmp_path_factory.mktemp("local-cluster") / "spark")
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+def cluster(standalone_cluster):
+    """The session's cluster: started once (what `start` printed is kept), checked here, then used
+    by the stand-in job; its `stop` is checked at the session's end."""
+    return standalone_cluster
 
 
 def fake_checkout(tmp_path: Path) -> Path:
@@ -91,8 +90,8 @@ def wait_for_line(path: Path, text: str, proc: subprocess.Popen, timeout: float)
 
 
 def test_start_gives_a_master_and_two_workers_on_loopback(cluster):
-    started = cluster.run("start")
-    assert started.returncode == 0, started.stdout + started.stderr
+    started = cluster.started
+    assert started is not None and started.returncode == 0
     url = cluster.url
     assert url in started.stdout
     for port in [cluster.master_ui, *cluster.worker_uis]:
@@ -150,15 +149,3 @@ def test_spark_submit_runs_an_executor_on_each_worker_and_forwards_sigterm(clust
                 job.wait()
         # spark-submit runs in its own session: nothing of it may outlive spark-submit.sh.
         assert not kill_leftovers(repo), "spark-submit.sh left processes behind"
-
-
-def test_stop_leaves_nothing_running(cluster):
-    stopped = cluster.run("stop")
-    assert stopped.returncode == 0
-    assert not list((cluster.state / "pids").glob("*.pid"))
-    for port in [cluster.master, cluster.master_ui, *cluster.worker_uis]:
-        assert not listening_addresses(port), f"port {port} still open after stop"
-    assert cluster.run("status").returncode == 3
-    assert "not running" in cluster.run("stop").stdout
-    # No daemon, executor or Python worker outlives the cluster.
-    assert not kill_leftovers(cluster.state.parent)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from stream_processor import kafka_clients, logs
 from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
 from stream_processor.samples import encode, make_frame, message
+from tests.support import spark_conf
 from tests.support.output import state_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,12 +58,13 @@ def _undecodable(frame_png: bytes) -> list[tuple[bytes, str]]:
         (json.dumps({"username": "bob", "imageData": "%%%not base64%%%"}).encode(), "invalid_base64"),
         (message("cyd", frame_png[: len(frame_png) // 2]), "corrupt_image"),
         (message("ada", b"GIF89a" + bytes(64)), "unsupported_format"),
+        (b"{}", "missing_field"),
     ]
 
 
 def build_messages(frames: int = 24) -> list[Message]:
     """`frames` frames (one-face mostly, some two-face and no-face; JPEG, every 4th PNG) of three
-    users, with six undecodable messages spread among them; message i goes to partition i % 2.
+    users, with seven undecodable messages spread among them; message i goes to partition i % 2.
     Last, a near-copy of one of bob's frames (2 px shifted), in its original's partition: the
     near-duplicate check is decided in source order within a partition, whatever the batches."""
     kinds = ["one", "one", "one", "two", "one", "none"]
@@ -200,16 +203,12 @@ def dead_letters(bootstrap: str, topic: str) -> dict[Coords, tuple[str, bytes, d
     return found
 
 
-def latest_events(bootstrap: str, topic: str, timeout_ms: int = 4000) -> dict[str, dict]:
-    """The last JSON event per key of a topic (the enrollment events)."""
-    from kafka import KafkaConsumer
+def latest_events(bootstrap: str, topic: str) -> dict[str, dict]:
+    """The last JSON event per key of a topic (the enrollment events), read to its end offsets
+    (a key's events are in one partition, in offset order)."""
+    from tests.support.streaming import read_topic
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=timeout_ms)
-    try:
-        return {record.key.decode(): json.loads(record.value) for record in consumer}
-    finally:
-        consumer.close()
+    return {record.key.decode(): json.loads(record.value) for record in read_topic(bootstrap, topic)}
 
 
 def assert_dead_letters(bootstrap: str, dlq_topic: str, sent: dict[Coords, Message]) -> None:
@@ -256,18 +255,29 @@ def code_snapshot(dest: Path) -> Path:
 
 
 def job_env(code: Path, **extra: str) -> dict[str, str]:
+    # No web UI, no progress bar: two cores are shared with the broker and the tests. The driver's
+    # JVM options of conf/spark-defaults.conf, which a run started directly does not read.
+    submit_args = ["--conf", "spark.ui.enabled=false", "--conf", "spark.ui.showConsoleProgress=false",
+                   "--conf", f"{spark_conf.KEY}={spark_conf.driver_java_options()}", "pyspark-shell"]
     env = {**os.environ, "PYSPARK_PYTHON": PYTHON, "PYSPARK_DRIVER_PYTHON": PYTHON, "SPARK_LOCAL_IP": "127.0.0.1",
-           "PYTHONPATH": str(code),
-           # No web UI, no progress bar: two cores are shared with the broker and the tests.
-           "PYSPARK_SUBMIT_ARGS": "--conf spark.ui.enabled=false --conf spark.ui.showConsoleProgress=false pyspark-shell"}
+           "PYTHONPATH": str(code), "PYSPARK_SUBMIT_ARGS": shlex.join(submit_args)}
     env.update(extra)
     return env
 
 
+# Every test publishes its whole input before the job starts, and the job stops only once idle
+# *and* with the group's lag at 0 (job._idle; unknown while the broker is away), so a short idle
+# time cannot end a run early: it is only the tail each run waits after its last batch.
+EXIT_WHEN_IDLE_S = 1
+
+
 def run_args(bootstrap: str, group: str, output_dir: str | Path, rate: int = 3, topic: str = TOPIC,
-             starting: str = "committed", extra: Sequence[str] = ()) -> list[str]:
+             starting: str = "committed", extra: Sequence[str] = (),
+             exit_when_idle_s: float = EXIT_WHEN_IDLE_S) -> list[str]:
+    """The job's flags: batches of 1 s, at most `rate` records per partition each (0: no limit),
+    JSON logs; it stops by itself once idle (exit_when_idle_s 0: only when told to)."""
     return ["--bootstrap-servers", bootstrap, "--topic", topic, "--group-id", group, "--output-dir", str(output_dir),
-            "--starting-offsets", starting, "--batch-interval-s", "1", "--exit-when-idle", "6",
+            "--starting-offsets", starting, "--batch-interval-s", "1", "--exit-when-idle", f"{exit_when_idle_s:g}",
             "--max-rate-per-partition", str(rate), "--log-format", "json", *extra]
 
 

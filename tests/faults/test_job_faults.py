@@ -159,11 +159,11 @@ def test_reset_group_reprocesses_everything_without_new_or_changed_files(baselin
     before = snapshot(out)
     admin = KafkaAdminClient(bootstrap_servers=baseline.bootstrap)
     try:
-        reset = admin.reset_group_offsets("baseline", {TopicPartition(TOPIC, p): OffsetSpec.EARLIEST for p in (0, 1)})
+        reset = admin.reset_group_offsets(baseline.group, {TopicPartition(TOPIC, p): OffsetSpec.EARLIEST for p in (0, 1)})
     finally:
         admin.close()
     assert {tp.partition: r["offset"] for tp, r in reset.items()} == {0: 0, 1: 0}, reset
-    with JobProcess(baseline.code, run_args(baseline.bootstrap, "baseline", out, rate=0), tmp_path / "job.log") as job:
+    with JobProcess(baseline.code, run_args(baseline.bootstrap, baseline.group, out, rate=0), tmp_path / "job.log") as job:
         assert job.wait(180) == 0, job.tail()
     after = snapshot(out)
     assert_same_output(after, before)

@@ -5,32 +5,22 @@ in one line naming the cause, within about 15 s."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from stream_processor import cli
 from stream_processor.config import Config
-from tests.support.broker import ROOT, SCRAM_USER
+from tests.support.broker import SCRAM_USER, scram_flags
 from tests.support.streaming import StreamRun
 
 pytestmark = pytest.mark.kafka
 
 
-def scram_flags(broker, password: str) -> list[str]:
-    return ["--bootstrap-servers", broker.sasl_bootstrap, "--security-protocol", "SASL_PLAINTEXT",
-            "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-username", SCRAM_USER[0], "--sasl-password", password]
-
-
-def test_wrong_password_ends_the_job_before_spark_with_one_line(kafka_broker, tmp_path):
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "stream_processor", "run", "--output-dir", str(tmp_path / "out"),
-                             *scram_flags(kafka_broker, "wrong-password")],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    took = time.monotonic() - started
+def test_wrong_password_ends_the_job_before_spark_with_one_line(kafka_broker, refused_login_run):
+    done = refused_login_run.result(timeout_s=150)  # started with the layer's first test (conftest.py)
+    result, took = done.result, done.took_s
     lines = (result.stdout + result.stderr).strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, lines
     # "refused" when kafka-python saw the broker's SaslAuthenticationFailed, "did not accept" when it
@@ -39,7 +29,8 @@ def test_wrong_password_ends_the_job_before_spark_with_one_line(kafka_broker, tm
                     rf"SASL_PLAINTEXT login of user '{SCRAM_USER[0]}' \(SCRAM-SHA-512\) within 15 s: check sasl_username",
                     lines[0]), lines[0]
     assert took < 30, f"{took:.0f} s"  # 15 s budget plus the interpreter's start on a loaded machine
-    assert not (tmp_path / "out" / "_manifest").exists()
+    out = Path(done.args[done.args.index("--output-dir") + 1])
+    assert not (out / "_manifest").exists()
 
 
 def test_right_password_produces_and_reads(kafka_broker, spark, tmp_path, capsys):
@@ -47,7 +38,7 @@ def test_right_password_produces_and_reads(kafka_broker, spark, tmp_path, capsys
     messages = tmp_path / "m.jsonl"
     messages.write_text("".join(f'{{"n": {i}}}\n' for i in range(5)))
     assert cli.main(["produce", "--jsonl", str(messages), "--topic", topic, "--quiet",
-                     *scram_flags(kafka_broker, SCRAM_USER[1])]) == 0
+                     *scram_flags(kafka_broker.sasl_bootstrap, SCRAM_USER[1])]) == 0
     assert "sent 5 messages" in capsys.readouterr().out
     cfg = Config(bootstrap_servers=kafka_broker.sasl_bootstrap, topic=topic, group_id=f"{topic}-group",
                  security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",

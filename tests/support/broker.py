@@ -20,6 +20,12 @@ SCRIPT = ROOT / "scripts" / "kafka-broker.sh"
 SCRAM_USER = ("job", "job-secret")  # (name, password) on the session broker's SASL listener
 
 
+def scram_flags(sasl_bootstrap: str, password: str) -> list[str]:
+    """The command-line flags of a SCRAM-SHA-512 login as SCRAM_USER with `password`."""
+    return ["--bootstrap-servers", sasl_bootstrap, "--security-protocol", "SASL_PLAINTEXT",
+            "--sasl-mechanism", "SCRAM-SHA-512", "--sasl-username", SCRAM_USER[0], "--sasl-password", password]
+
+
 class LocalBroker:
     """`with LocalBroker() as broker: broker.bootstrap` -> "127.0.0.1:PORT". With `scram_users`
     ({name: password}) it also has a SASL_PLAINTEXT listener with these SCRAM-SHA-512/256 users
