@@ -223,23 +223,31 @@ _BLAZE_TO_HAAR = 0.9
 def flatness(image_bgr: np.ndarray, box: Box) -> float:
     """The share of the box's pixels (at FLAT_SIDE px, blurred) within FLAT_LEVELS grey levels, in
     every colour channel, of the box's most common colour: drawings are mostly one colour."""
-    patch = cv2.GaussianBlur(_cut(image_bgr, box, FLAT_SIDE), (3, 3), 0).reshape(-1, 3).astype(np.int16)
-    bins = (patch[:, 0] >> 3) * 1024 + (patch[:, 1] >> 3) * 32 + (patch[:, 2] >> 3)
-    mode = np.bincount(bins).argmax()
-    centre = patch[bins == mode].mean(axis=0)
-    return float(np.mean(np.all(np.abs(patch - centre) <= FLAT_LEVELS, axis=1)))
+    return _flatness(_cut(image_bgr, box, FLAT_SIDE))
 
 
 def saturation(image_bgr: np.ndarray, box: Box) -> float:
     """The median colour saturation (HSV S, 0-255) of the box's pixels at FLAT_SIDE px."""
-    return float(np.median(cv2.cvtColor(_cut(image_bgr, box, FLAT_SIDE), cv2.COLOR_BGR2HSV)[:, :, 1]))
+    return _saturation(_cut(image_bgr, box, FLAT_SIDE))
 
 
 def drawn(image: np.ndarray, box: Box) -> bool:
     """A drawing of a face, not a face: mostly one colour (a smiley), or rather flat and with
     little colour (pencil on paper). Skin, even flat-lit or dark, has colour."""
-    flat = flatness(image, box)
-    return flat > MAX_FLATNESS or (flat > PALE_FLATNESS and saturation(image, box) < MIN_SATURATION)
+    patch = _cut(image, box, FLAT_SIDE)
+    flat = _flatness(patch)
+    return flat > MAX_FLATNESS or (flat > PALE_FLATNESS and _saturation(patch) < MIN_SATURATION)
+
+
+def _flatness(patch: np.ndarray) -> float:
+    pixels = cv2.GaussianBlur(patch, (3, 3), 0).reshape(-1, 3).astype(np.int16)
+    bins = (pixels[:, 0] >> 3) * 1024 + (pixels[:, 1] >> 3) * 32 + (pixels[:, 2] >> 3)
+    centre = pixels[bins == np.bincount(bins).argmax()].mean(axis=0)
+    return float(np.mean(np.all(np.abs(pixels - centre) <= FLAT_LEVELS, axis=1)))
+
+
+def _saturation(patch: np.ndarray) -> float:
+    return float(np.median(cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)[:, :, 1]))
 
 
 def _warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:
