@@ -52,6 +52,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from stream_processor import logs
 from tests.support.broker import LocalBroker
+from tests.support.checkout import code_snapshot
 from tests.support.cluster import LocalCluster
 from tests.support.ports import free_port
 
@@ -302,17 +303,9 @@ def measure_stages(msgs_path: Path, cfg: Any, tmp: Path, count: int, stand_in_ms
 
 
 def stand_in_checkout(root: Path, dest: Path, ms: float) -> Path:
-    """A copy of `root`'s job (its package, spark-submit.sh, conf/; jars/, .venv and the face model
-    linked) whose core decides with benchmarks/stand_in.py's fixed-cost stand-in: the job that
-    --stand-in-ms submits. The product's code holds no hook for it."""
-    dest.mkdir(parents=True)
-    shutil.copytree(root / "stream_processor", dest / "stream_processor", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(root / "conf", dest / "conf")
-    shutil.copy2(root / "spark-submit.sh", dest / "spark-submit.sh")
-    for name in ("jars", ".venv"):
-        (dest / name).symlink_to(root / name)
-    (dest / ".local").mkdir()
-    (dest / ".local" / "models").symlink_to(root / ".local" / "models")
+    """A copy of `root`'s job whose core decides with benchmarks/stand_in.py's fixed-cost
+    stand-in: the job that --stand-in-ms submits. The product's code holds no hook for it."""
+    code_snapshot(dest, root)
     shutil.copy2(ROOT / "benchmarks" / "stand_in.py", dest / "stream_processor" / "_stand_in.py")
     with open(dest / "stream_processor" / "core.py", "a") as core:
         core.write(f"\n\nfrom ._stand_in import install as _install  # benchmarks/bench.py --stand-in-ms\n"

@@ -18,7 +18,7 @@ from tests.support.background import Background
 
 @dataclass(frozen=True)
 class Baseline:
-    code: Path  # the job's code every run of the session uses (harness.code_snapshot)
+    code: Path  # the job's code every run of the session uses (checkout.code_snapshot)
     bootstrap: str
     group: str  # the undisturbed run's consumer group: it committed every record
     messages: list[Message]

@@ -238,22 +238,6 @@ def wait_until(condition: Callable[[], object], timeout_s: float, what: str, job
         time.sleep(every_s)
 
 
-def code_snapshot(dest: Path) -> Path:
-    """A copy of the job's code (the package, spark-submit.sh, conf/; jars/, .venv and the face
-    model's folder linked) that every run of a session uses: the runs it compares run the same
-    code even while the working tree changes under a long session."""
-    dest.mkdir(parents=True)
-    shutil.copytree(ROOT / "stream_processor", dest / "stream_processor",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copytree(ROOT / "conf", dest / "conf")
-    shutil.copy2(ROOT / "spark-submit.sh", dest / "spark-submit.sh")
-    for name in ("jars", ".venv"):
-        (dest / name).symlink_to(ROOT / name)
-    (dest / ".local").mkdir()
-    (dest / ".local" / "models").symlink_to(ROOT / ".local" / "models")  # where face_model looks by default
-    return dest
-
-
 def job_env(code: Path, **extra: str) -> dict[str, str]:
     # No web UI, no progress bar: two cores are shared with the broker and the tests. The driver's
     # JVM options of conf/spark-defaults.conf, which a run started directly does not read.
@@ -287,7 +271,7 @@ class JobProcess:
 
     def __init__(self, code: Path, args: Sequence[str], log_path: Path, command: Optional[Sequence[str]] = None,
                  env: Optional[dict[str, str]] = None):
-        self.code = code  # a code_snapshot: the working folder, on the Python path of driver and workers
+        self.code = code  # a checkout.code_snapshot: the working folder, on the Python path of driver and workers
         self.command = list(command or [PYTHON, "-m", "stream_processor", "run"]) + list(args)
         self.log_path = log_path
         self.env = env or job_env(code)

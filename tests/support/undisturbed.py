@@ -22,8 +22,8 @@ from typing import Optional
 
 from stream_processor import metrics
 from stream_processor.config import Config
-from tests.faults.harness import (TOPIC, Coords, JobProcess, Message, build_messages, code_snapshot, job_env, publish,
-                                  run_args)
+from tests.faults.harness import TOPIC, Coords, JobProcess, Message, build_messages, job_env, publish, run_args
+from tests.support.checkout import code_snapshot
 from tests.support.cluster import LocalCluster, get_json, scrape
 from tests.support.ports import free_port
 from tests.support.procs import kill_leftovers
@@ -34,7 +34,7 @@ DEADLINE_S = 400  # for everything to be processed and committed, on a loaded ma
 
 @dataclass
 class UndisturbedRun:
-    code: Path  # the job's code (harness.code_snapshot) that every run of the session uses
+    code: Path  # the job's code (checkout.code_snapshot) that every run of the session uses
     cfg: Config  # its broker, topic, group and output folder
     messages: list[Message]  # the input, in the order sent
     sent: dict[Coords, Message]  # the input by source coordinates
