@@ -50,7 +50,7 @@ fi
 echo "demo: submitting the job to spark://127.0.0.1:${SPARK_MASTER_PORT:-7077} (exits once all is processed)"
 ./spark-submit.sh --master "spark://127.0.0.1:${SPARK_MASTER_PORT:-7077}" -- "${common[@]}" \
   --group-id "$GROUP" --starting-offsets earliest --output-dir "$OUTPUT_DIR" \
-  --batch-interval-s 2 --exit-when-idle 10 || { echo "demo: the job failed" >&2; exit 1; }
+  --batch-interval-s 2 --exit-when-idle 10 --engine "${ENGINE:-dstream}" || { echo "demo: the job failed" >&2; exit 1; }
 
 echo
 "$PY" -m stream_processor.report "$OUTPUT_DIR"

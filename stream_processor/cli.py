@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="the streaming job (what spark-submit.sh submits)")
     run.add_argument("--exit-when-idle", type=float, metavar="SECONDS", dest="cfg_exit_when_idle_s",
                      help="stop gracefully once nothing arrived for SECONDS and all is committed")
+    run.add_argument("--available-now", action="store_true",
+                     help="structured engine: process what the topic holds now, then stop (a backfill)")
     add_config_flags(run)
 
     rep = commands.add_parser("replay", help="the same batch processing over a JSONL file of messages")
@@ -95,6 +97,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     if args.command == "reset-user":
         return _reset(_absolute_output(cfg), args.username, publish=not args.no_event)
+    if args.command == "run" and cfg.engine == "structured":
+        from .structured import run_structured
+        return run_structured(_absolute_output(cfg), available_now=args.available_now)
     if args.command == "run":
         from .job import run_job
         return run_job(_absolute_output(cfg))
@@ -109,6 +114,8 @@ def _preflight(args: argparse.Namespace, cfg: Config) -> None:
     """What would otherwise fail only after Spark started, or with a traceback."""
     if args.command == "replay":
         check_input_file(args.input)
+    if args.command == "run" and args.available_now and cfg.engine != "structured":
+        raise PreflightError("--available-now needs the structured engine (--engine structured)", exit_code=2)
     if args.command in ("replay", "run", "reset-user"):
         check_writable_dir("output_dir", cfg.output_dir)
         check_writable_dir("state_dir", cfg.state_path)

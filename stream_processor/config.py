@@ -43,8 +43,9 @@ class Config:
     # [job]
     output_dir: str = _setting("job", "./training-data", "OUTPUT_DIR", "the training set: one folder of face crops per user, nothing else")
     state_dir: str = _setting("job", "", "STATE_DIR", "manifest, dead letters of replay, enrollment status, rejected examples; empty = '<output_dir>-state'")
+    engine: str = _setting("job", "dstream", "ENGINE", "dstream (Spark Streaming's Kafka direct stream) or structured (Structured Streaming's Kafka source; docs/engines.md)", ("dstream", "structured"))
     batch_interval_s: float = _setting("job", 5.0, "BATCH_INTERVAL_S", "micro-batch interval in seconds")
-    checkpoint_dir: str = _setting("job", "", "CHECKPOINT_DIR", "checkpoint folder for StreamingContext.getOrCreate; empty = none")
+    checkpoint_dir: str = _setting("job", "", "CHECKPOINT_DIR", "DStream engine: checkpoint folder for StreamingContext.getOrCreate; empty = none (the structured engine keeps its own in the state location)")
     exit_when_idle_s: float = _setting("job", 0.0, "EXIT_WHEN_IDLE_S", "stop once nothing arrived for this long and all is committed; 0 = run forever")
     batch_attempts: int = _setting("job", 8, "BATCH_ATTEMPTS", "tries of a failing batch (backoff up to 30 s) before the job stops, uncommitted")
     # [limits]

@@ -1,5 +1,6 @@
 """kafka-python clients: producing, topics, committed offsets and consumer lag, enrollment
-events. (Reading goes through Spark's direct stream: jvm_bridge.py.)"""
+events. (Reading goes through Spark: the direct stream, jvm_bridge.py, or Structured Streaming's
+Kafka source, structured.py.)"""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     from kafka import KafkaAdminClient, KafkaProducer
 
 T = TypeVar("T")
+# What the driver's queries during a stream wait for the broker: an outage must not hold a batch
+# for kafka-python's default 30 s.
+QUERY_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,32 @@ def _committed(admin: "KafkaAdminClient", group: str) -> dict[tuple[str, int], i
     return {(tp.topic, tp.partition): om.offset for tp, om in found.get(group, {}).items() if om.offset >= 0}
 
 
+def commit_offsets(cfg: Config, offsets: dict[int, int], timeout_ms: Optional[int] = None) -> None:
+    """Commits `offsets` (partition of cfg.topic -> next offset to read) as the group's, from
+    outside the group (the structured engine's driver is no member of it); raises if any failed."""
+    from kafka import TopicPartition
+    from kafka.structs import OffsetAndMetadata
+
+    admin = admin_client(cfg, timeout_ms)
+    try:
+        result = _retry(lambda: admin.alter_group_offsets(
+            cfg.group_id, {TopicPartition(cfg.topic, p): OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}))
+    finally:
+        admin.close()
+    failed = {tp.partition: error.__name__ for tp, error in result.items() if error.__name__ != "NoError"}
+    if failed:
+        raise RuntimeError(f"group {cfg.group_id}: offsets of partitions {failed} not committed")
+
+
+def partitions(cfg: Config, topic: Optional[str] = None) -> list[int]:
+    """The partitions of `topic` (default cfg.topic); [] when it does not exist."""
+    admin = admin_client(cfg)
+    try:
+        return sorted(_end_offsets(admin, topic or cfg.topic))
+    finally:
+        admin.close()
+
+
 def _end_offsets(admin: "KafkaAdminClient", topic: str) -> dict[int, int]:
     """partition -> the offset the next record will get."""
     from kafka import TopicPartition
@@ -175,8 +205,6 @@ class _KeptLag:
     for that (a new one costs ~45 ms of CPU and ~250 ms of wall time to bootstrap; a query on a
     kept one, a few ms), dropped after a failure so the next query starts afresh."""
 
-    TIMEOUT_MS = 5000  # an outage must not hold a batch for kafka-python's default 30 s
-
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[tuple, "KafkaAdminClient"] = {}
@@ -184,7 +212,7 @@ class _KeptLag:
     def __call__(self, cfg: Config) -> list[PartitionLag]:
         key = _connection_key(cfg)
         with self._lock:
-            admin = self._clients.get(key) or admin_client(cfg, self.TIMEOUT_MS)
+            admin = self._clients.get(key) or admin_client(cfg, QUERY_TIMEOUT_MS)
             self._clients[key] = admin
             try:
                 return _lag(admin, cfg.topic, cfg.group_id)

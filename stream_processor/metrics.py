@@ -22,6 +22,7 @@ from .records import Reason
 from .state import StateDir
 
 if TYPE_CHECKING:
+    from pyspark import SparkContext
     from pyspark.streaming import StreamingContext
 
     from .batch import BatchSummary
@@ -70,18 +71,24 @@ def users_by_state(cfg: Config, now_s: Optional[float] = None) -> dict[str, int]
 
 # --- feeding the source ----------------------------------------------------------------------
 
+_listening = False  # a DStream listener sets the last batch's delays (start)
+
 def _source(jvm: Any) -> Any:
     return jvm_bridge.bridge_class(jvm, SOURCE_CLASS).get()
 
 
-def start(ssc: "StreamingContext", cfg: Config) -> None:
-    """Registers the source on the driver with every counter and gauge (0 until known), the
-    listener that sets the last batch's delays, and a thread that keeps the lag and users gauges
-    fresh while no data arrives. Call once the StreamingContext exists."""
-    source = _source(ssc.sparkContext._jvm)
+def start(sc: "SparkContext", cfg: Config, ssc: "Optional[StreamingContext]" = None) -> None:
+    """Registers the source on the driver with every counter and gauge (0 until known), a thread
+    that keeps the lag and users gauges fresh while no data arrives, and, for a DStream (`ssc`),
+    the listener that sets the last batch's delays (without one, after_batch sets the processing
+    time)."""
+    source = _source(sc._jvm)
     for name in COUNTERS:
         source.add(name, 0)
-    source.listen(ssc._jssc)
+    global _listening
+    _listening = ssc is not None
+    if _listening:
+        source.listen(ssc._jssc)
     _set_users(source, cfg)
     period = max(cfg.batch_interval_s, MIN_REFRESH_S)
     threading.Thread(target=_keep_fresh, args=(source, cfg, period), name="metrics-refresh", daemon=True).start()
@@ -104,13 +111,16 @@ def _keep_fresh(source: Any, cfg: Config, period_s: float) -> None:
 
 
 def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:
-    """Adds a processed batch to the counters and refreshes the lag and users gauges. Returns the
-    group's total lag, or None while the broker does not answer (never fails the batch)."""
+    """Adds a processed batch to the counters and refreshes the lag and users gauges (and the last
+    batch's processing time where no listener sets it). Returns the group's total lag, or None
+    while the broker does not answer (never fails the batch)."""
     from pyspark import SparkContext
 
     source = _source(SparkContext._active_spark_context._jvm)
     for name, n in batch_counts(summary).items():
         source.add(name, n)
+    if not _listening:
+        source.set("lastBatch.processingMs", round(summary.seconds * 1000))
     _set_users(source, cfg)
     return _set_lag(source, cfg)
 

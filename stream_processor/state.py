@@ -7,6 +7,7 @@ training set holds user folders only. Layout:
   rejected/<username>/<reason>/   a few rejected frames per reason, for the review page
   locks/<username>.lock           one writer per user: the batch's task, or `reset-user`
   last-batch.json                 the last batch's summary
+  structured-checkpoint/          the structured engine's progress (structured.py)
   resets.jsonl                    one line per `reset-user`
 """
 
@@ -57,6 +58,10 @@ class StateDir:
     @property
     def last_batch(self) -> Path:
         return self.root / "last-batch.json"
+
+    @property
+    def structured_checkpoint(self) -> Path:
+        return self.root / "structured-checkpoint"
 
     @property
     def resets(self) -> Path:

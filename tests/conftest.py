@@ -77,3 +77,12 @@ def undisturbed_run(kafka_broker, standalone_cluster, tmp_path_factory):
     from tests.support.undisturbed import run_undisturbed
 
     return run_undisturbed(standalone_cluster, kafka_broker.bootstrap, tmp_path_factory.mktemp("undisturbed"))
+
+
+@pytest.fixture(scope="session")
+def undisturbed_structured_run(undisturbed_run, kafka_broker, standalone_cluster, tmp_path_factory):
+    """The same, with `--engine structured`, over the same topic (after the DStream's run)."""
+    from tests.support.undisturbed import run_undisturbed
+
+    return run_undisturbed(standalone_cluster, kafka_broker.bootstrap, tmp_path_factory.mktemp("undisturbed-structured"),
+                           engine="structured", published=undisturbed_run)

@@ -20,7 +20,7 @@ from stream_processor import kafka_clients, metrics
 from stream_processor.records import Reason
 from tests.static.test_monitoring import SPARK_METRICS, dashboard_selectors
 from tests.support.cluster import scrape
-from tests.faults.harness import USERS
+from tests.faults.harness import USERS, assert_same_output, snapshot
 from tests.support.output import manifest_rows, state_of
 from tests.support.streaming import read_topic
 from tests.support.undisturbed import ours
@@ -28,11 +28,12 @@ from tests.support.undisturbed import ours
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="module")
-def run(undisturbed_run):
-    """The session's undisturbed run on the cluster; it stopped cleanly when told to."""
-    assert undisturbed_run.returncode == 0, undisturbed_run.log[-5000:]
-    return undisturbed_run
+@pytest.fixture(scope="module", params=["dstream", "structured"])
+def run(request):
+    """The session's undisturbed run on the cluster with each engine; it stopped cleanly when told to."""
+    found = request.getfixturevalue("undisturbed_run" if request.param == "dstream" else "undisturbed_structured_run")
+    assert found.returncode == 0, found.log[-5000:]
+    return found
 
 
 def test_crops_manifest_and_state_of_every_user(run):
@@ -98,9 +99,9 @@ def test_driver_metrics_equal_the_manifest(run):
         else:
             assert selector in done or selector in run.executors, f"{title}: {selector} not scraped"
     assert SPARK_METRICS <= set(run.executors)
-    # Spark's own streaming source, named after the application (docs/operating.md)
-    assert "metrics_stream_processor_driver_stream_processor_StreamingMetrics_streaming_lastCompletedBatch_totalDelay_Value" \
-        in done
+    # Spark's own streaming source of a DStream, named after the application (docs/operating.md)
+    assert ("metrics_stream_processor_driver_stream_processor_StreamingMetrics_streaming_lastCompletedBatch_totalDelay_Value"
+            in done) == (run.cfg.engine == "dstream")
 
 
 def test_json_log_has_one_summary_object_per_batch(run):
@@ -108,6 +109,13 @@ def test_json_log_has_one_summary_object_per_batch(run):
     summaries = [json.loads(line) for line in run.log.splitlines() if line.startswith("{") and '"inputs"' in line]
     assert sum(s["inputs"] for s in summaries) == len(run.values)
     assert sum(s["input_bytes"] for s in summaries) == sum(len(v) for v in run.values)
+
+
+def test_both_engines_write_the_same_output(undisturbed_run, undisturbed_structured_run):
+    """The structured engine over the same topic: the same crops, status files and manifest rows."""
+    assert_same_output(snapshot(undisturbed_structured_run.output_dir), snapshot(undisturbed_run.output_dir))
+    checkpoint = state_of(undisturbed_structured_run.output_dir).structured_checkpoint
+    assert (checkpoint / "commits").is_dir()  # its progress, in the state location
 
 
 def test_master_and_workers_publish_prometheus_metrics(standalone_cluster):

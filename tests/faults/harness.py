@@ -250,7 +250,7 @@ def job_env(code: Path, **extra: str) -> dict[str, str]:
 
 
 # Every test publishes its whole input before the job starts, and the job stops only once idle
-# *and* with the group's lag at 0 (job._idle; unknown while the broker is away), so a short idle
+# *and* with the group's lag at 0 (driver.idle; unknown while the broker is away), so a short idle
 # time cannot end a run early: it is only the tail each run waits after its last batch.
 EXIT_WHEN_IDLE_S = 1
 

@@ -65,10 +65,11 @@ def _first_batch_delay_s(job: JobProcess) -> float:
     return (first - started).total_seconds()
 
 
-def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, fresh_group, tmp_path):
+@pytest.mark.parametrize("engine", ["dstream", "structured"])
+def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, fresh_group, tmp_path, engine):
     total = len(baseline.messages)
     out, dlq = tmp_path / "out", f"{TOPIC}.dlq.{fresh_group}"
-    args = run_args(baseline.bootstrap, fresh_group, out, rate=3, extra=["--dlq-topic", dlq])
+    args = run_args(baseline.bootstrap, fresh_group, out, rate=3, extra=["--dlq-topic", dlq, "--engine", engine])
 
     def output_ahead_of_commits():
         """Mid-stream, at the worst moment: a batch is committed, and a later one has written

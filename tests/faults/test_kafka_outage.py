@@ -7,19 +7,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import TOPIC, assert_dead_letters, assert_same_output, committed_total, manifest_coverage, snapshot
-from tests.faults.outage import GROUP
+from tests.faults.harness import assert_dead_letters, assert_same_output, committed_total, manifest_coverage, snapshot
+from tests.faults.outage import ENGINES, dead_letter_topic, group_of
 
 pytestmark = pytest.mark.faults
 
 
-def test_broker_outage_mid_stream_the_job_recovers_with_the_same_output(outage_broker, outage_run, baseline):
+@pytest.fixture(scope="module")
+def outage(outage_broker, outage_run):
     try:
-        run = outage_run.result(timeout_s=900)  # the job survived the outage and stopped by itself (outage.py)
-        print(f"broker down for {run.down_s:.0f} s")
-        assert run.sent.keys() == baseline.sent.keys()
-        assert_same_output(snapshot(run.output_dir), baseline.output)
-        assert committed_total(outage_broker.bootstrap, GROUP) == manifest_coverage(run.output_dir)
-        assert_dead_letters(outage_broker.bootstrap, f"{TOPIC}.dlq", run.sent)
+        yield outage_run.result(timeout_s=900)  # the jobs survived the outage and stopped by themselves (outage.py)
     finally:
         outage_broker.stop()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_broker_outage_mid_stream_the_job_recovers_with_the_same_output(outage_broker, outage, baseline, engine):
+    print(f"broker down for {outage.down_s:.0f} s")
+    assert outage.sent.keys() == baseline.sent.keys()
+    assert_same_output(snapshot(outage.output_dirs[engine]), baseline.output)
+    assert committed_total(outage_broker.bootstrap, group_of(engine)) == manifest_coverage(outage.output_dirs[engine])
+    assert_dead_letters(outage_broker.bootstrap, dead_letter_topic(engine), outage.sent)

@@ -62,11 +62,12 @@ def executor_processes() -> dict[str, tuple[int, str]]:
     return found
 
 
-def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, standalone_cluster, tmp_path):
-    code, group, out = baseline.code, "worker-kill", tmp_path / "out"
+@pytest.mark.parametrize("engine", ["dstream", "structured"])
+def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, standalone_cluster, tmp_path, engine):
+    code, group, out = baseline.code, f"worker-kill-{engine}", tmp_path / "out"
     dlq = f"{TOPIC}.dlq.{group}"
     submit = [str(code / "spark-submit.sh"), "--master", standalone_cluster.url,
-              "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq])]
+              "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq, "--engine", engine])]
     job = JobProcess(code, [], tmp_path / "job.log", command=submit, env=job_env(code))
     try:
         with job:

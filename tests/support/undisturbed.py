@@ -90,13 +90,22 @@ def scrape_until_done(driver: str, job: subprocess.Popen, run: UndisturbedRun, d
         time.sleep(1)
 
 
-def run_undisturbed(cluster: LocalCluster, bootstrap: str, tmp: Path) -> UndisturbedRun:
-    """Publishes the faults' input to a fresh topic, submits the job to `cluster` over it and
-    leaves it alone until everything is processed and committed; then stops it (SIGTERM)."""
-    messages = build_messages()
-    sent = publish(bootstrap, messages)
-    code = code_snapshot(tmp / "code")
-    cfg = Config(bootstrap_servers=bootstrap, topic=TOPIC, group_id=GROUP, output_dir=str(tmp / "out"))
+def run_undisturbed(cluster: LocalCluster, bootstrap: str, tmp: Path, engine: str = "dstream",
+                    published: Optional[UndisturbedRun] = None) -> UndisturbedRun:
+    """Publishes the faults' input to a fresh topic (or reads the topic of the run `published`),
+    submits the job with `engine` to `cluster` over it and leaves it alone until everything is
+    processed and committed; then stops it (SIGTERM). A second engine's run has its own group,
+    dead-letter and enrollment topics."""
+    if published is None:
+        messages = build_messages()
+        sent = publish(bootstrap, messages)
+        code = code_snapshot(tmp / "code")
+    else:
+        messages, sent, code = published.messages, published.sent, published.code
+    own = {} if engine == "dstream" else {"group_id": f"{GROUP}-{engine}", "dlq_topic": f"{TOPIC}.dlq.{engine}",
+                                          "enrollment_topic": f"{TOPIC}.enrollment.{engine}"}
+    cfg = Config(**{"bootstrap_servers": bootstrap, "topic": TOPIC, "group_id": GROUP, "output_dir": str(tmp / "out"),
+                    "engine": engine, **own})
     run = UndisturbedRun(code, cfg, messages, sent)
     app_ui = free_port()
     # The whole input is one batch: it must not start before both executors are there (the cluster
@@ -105,7 +114,9 @@ def run_undisturbed(cluster: LocalCluster, bootstrap: str, tmp: Path) -> Undistu
     cores = get_json(f"http://127.0.0.1:{cluster.master_ui}/json/")["cores"]
     submit = [str(code / "spark-submit.sh"), "--master", cluster.url, "--total-executor-cores", str(cores),
               "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0", "--conf", f"spark.ui.port={app_ui}",
-              "--", *run_args(bootstrap, GROUP, cfg.output_dir, rate=0, exit_when_idle_s=0)]
+              "--", *run_args(bootstrap, cfg.group_id, cfg.output_dir, rate=0, exit_when_idle_s=0,
+                              extra=["--engine", engine, "--dlq-topic", cfg.dead_letter_topic,
+                                     "--enrollment-topic", cfg.status_topic])]
     stop = threading.Event()
     watcher = threading.Thread(target=watch_executors, args=(app_ui, run.seen, stop), daemon=True)
     watcher.start()

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from stream_processor import job, kafka_clients
+from stream_processor import driver, kafka_clients
 from stream_processor.config import Config
 
 pytestmark = pytest.mark.unit
@@ -21,11 +21,11 @@ def test_an_unanswered_lag_query_gives_none_and_never_idle(monkeypatch):
         raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9']")
 
     monkeypatch.setattr(kafka_clients, "_kept_lag", no_broker)
-    monkeypatch.setattr(job._state, "last_record", time.monotonic() - 3600)
+    monkeypatch.setattr(driver.state, "last_record", time.monotonic() - 3600)
     cfg = Config(exit_when_idle_s=1)
     assert kafka_clients.consumer_lag_or_none(cfg) is None
-    assert job._idle(cfg) is False
+    assert driver.idle(cfg) is False
 
     monkeypatch.setattr(kafka_clients, "_kept_lag", lambda cfg: [kafka_clients.PartitionLag(cfg.topic, 0, 5, 5)])
-    assert job._idle(cfg) is True
-    assert job._idle(Config(exit_when_idle_s=0)) is False
+    assert driver.idle(cfg) is True
+    assert driver.idle(Config(exit_when_idle_s=0)) is False
