@@ -17,6 +17,7 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "unit or spark" $(PYTEST_ARGS)
 
+## The demo; `make demo ENGINE=structured` runs the job on Structured Streaming (docs/engines.md).
 demo: setup
 	@scripts/demo.sh
 

@@ -15,7 +15,8 @@ on the same frames, for PNG and JPEG, for each core count asked for.
             produced to the topic, the job submitted with spark-submit.sh; steady-state frames/s
             from the job's per-batch summary lines (first batch excluded), then end-to-end
             latency (Kafka record timestamp -> crop file mtime) while producing at --load x that
-            rate.
+            rate. Once per engine (`--engines`, default both: the DStream and Structured
+            Streaming), on the same frames, the limit and seed shared by both rows.
 
 `--stand-in-ms MS` replaces the face decision, in the limit and the job alike, by a stand-in that
 spends MS of CPU per frame (benchmarks/stand_in.py): Spark's own cost with a cheap core.
@@ -60,6 +61,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 CACHE = ROOT / ".local" / "bench"
 FORMATS = ("png", "jpeg")
+ENGINES = ("dstream", "structured")
 FRAME_KINDS = (0.7, 0.15, 0.15)  # one face, two faces, none: samples.mixed_frames weights
 NO_CAP = 1_000_000_000  # every one-face frame is written: the cap would turn writes into rejections
 # The benchmark cycles its frames with new offsets: the near-duplicate check would refuse every
@@ -662,6 +664,7 @@ class PipelineSettings:
     confs: list[str] = field(default_factory=list)
     job_args: list[str] = field(default_factory=list)
     root: Path = ROOT  # the checkout whose spark-submit.sh (and so whose code) is submitted
+    engine: str = "dstream"
 
 
 def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: PipelineSettings, broker: LocalBroker,
@@ -672,7 +675,7 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
     from stream_processor.config import Config
     from stream_processor.storage import crop_name
 
-    topic = f"bench-{fmt}-c{cores}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    topic = f"bench-{fmt}-c{cores}-{s.engine}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     cfg = Config(bootstrap_servers=broker.bootstrap, topic=topic, group_id=topic)
     kafka_clients.ensure_topic(cfg, topic, partitions=s.partitions)
     kafka_clients.ensure_topic(cfg, cfg.dead_letter_topic)
@@ -695,9 +698,9 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
             "--starting-offsets", "earliest", "--output-dir", str(out), "--batch-interval-s", str(s.batch_interval_s),
             "--max-rate-per-partition", str(s.max_rate_per_partition), "--max-images-per-user", str(NO_CAP),
             "--min-crop-distance", str(NO_NEAR_DUPLICATE_CHECK),
-            "--exit-when-idle", "120", "--log-format", "json"] + s.job_args
+            "--exit-when-idle", "120", "--log-format", "json", "--engine", s.engine] + s.job_args
     env = {**cluster.env, "PYSPARK_PYTHON": py, "PYSPARK_DRIVER_PYTHON": py, "STOP_GRACE_S": "60"}
-    say(f"{fmt}: submitting the job (batch interval {s.batch_interval_s} s, maxRatePerPartition "
+    say(f"{fmt}: submitting the job, {s.engine} engine (batch interval {s.batch_interval_s} s, maxRatePerPartition "
         f"{s.max_rate_per_partition}); log {log}")
     job = Job(cmd, env, log, lambda: cluster.pids() + broker.pids())
     result = {} if result is None else result
@@ -765,14 +768,14 @@ def _fmt(v: Any, spec: str = ".1f") -> str:
 
 
 def table(rows: list[dict[str, Any]], batch_interval: float) -> str:
-    head = (f"{'cores':>5} {'fmt':<5} {'limit':>7} {'seed':>6} {'pipeline':>8} {'vs limit':>8} {'vs seed':>7} "
+    head = (f"{'cores':>5} {'fmt':<5} {'engine':<10} {'limit':>7} {'seed':>6} {'pipeline':>8} {'vs limit':>8} {'vs seed':>7} "
             f"{'p50 s':>6} {'p95 s':>6}   ms/frame: parse decode detect gates crop+write")
     lines = [f"frames/s; latency at {rows[0].get('load', 0.7) if rows else 0.7:.0%} of the pipeline's maximum, "
              f"batch interval {batch_interval} s", head]
     for r in rows:
         st = r.get("stage_ms") or {}
         lines.append(
-            f"{r['cores']:>5} {r['format']:<5} {_fmt(r.get('limit_fps_mean')):>7} {_fmt(r.get('seed_fps')):>6} "
+            f"{r['cores']:>5} {r['format']:<5} {r.get('engine', '-'):<10} {_fmt(r.get('limit_fps_mean')):>7} {_fmt(r.get('seed_fps')):>6} "
             f"{_fmt(r.get('pipeline_fps')):>8} {_fmt(r.get('pipeline_vs_limit'), '.2f'):>8} "
             f"{_fmt(r.get('pipeline_vs_seed'), '.1f'):>7} {_fmt(r.get('latency_p50_s'), '.2f'):>6} "
             f"{_fmt(r.get('latency_p95_s'), '.2f'):>6}   "
@@ -780,10 +783,10 @@ def table(rows: list[dict[str, Any]], batch_interval: float) -> str:
             f"{_fmt(st.get('gates'), '5.1f')} {_fmt(st.get('crop_write'), '10.1f')}")
     lines += ["CPU ms per frame: the limit (mean of before and after), the pipeline, Spark's own (pipeline less the "
               "local broker less the limit), the limit's share of the pipeline's CPU (cpu_efficiency), by process",
-              f"{'cores':>5} {'fmt':<5} {'limit':>6} {'pipeline':>8} {'spark own':>9} {'efficiency':>10}   by process"]
+              f"{'cores':>5} {'fmt':<5} {'engine':<10} {'limit':>6} {'pipeline':>8} {'spark own':>9} {'efficiency':>10}   by process"]
     for r in rows:
         lines.append(
-            f"{r['cores']:>5} {r['format']:<5} {_fmt(r.get('limit_cpu_ms_per_frame_mean'), '.1f'):>6} "
+            f"{r['cores']:>5} {r['format']:<5} {r.get('engine', '-'):<10} {_fmt(r.get('limit_cpu_ms_per_frame_mean'), '.1f'):>6} "
             f"{_fmt(r.get('pipeline_cpu_ms_per_frame'), '.1f'):>8} {_fmt(r.get('spark_own_cpu_ms_per_frame'), '.1f'):>9} "
             f"{_fmt(r.get('cpu_efficiency'), '.2f'):>10}   {r.get('pipeline_cpu_ms_by_process', '')}")
     return "\n".join(lines)
@@ -795,6 +798,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                    help="core counts to measure: limit with N processes, seed on local[N], pipeline on a cluster of N cores")
     p.add_argument("--frames", type=int, default=600, help="frames (default 600)")
     p.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
+    p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES), help="the job's engines, each a pipeline row")
     p.add_argument("--seed", type=int, default=7, help="seed of samples.mixed_frames")
     p.add_argument("--users", type=int, default=8, help="frame i belongs to user i %% USERS")
     p.add_argument("--only", nargs="+", choices=("limit", "seed", "pipeline"), default=["limit", "seed", "pipeline"])
@@ -861,7 +865,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     report: dict[str, Any] = {
         "machine": info, "started": datetime.now().isoformat(timespec="seconds"), "frames": args.frames,
         "frame_seed": args.seed, "frame_kinds": dict(zip(("one", "two", "none"), FRAME_KINDS)), "users": args.users,
-        "cores": args.cores, "formats": args.formats, "batch_interval_s": args.batch_interval, "load": args.load,
+        "cores": args.cores, "formats": args.formats, "engines": args.engines, "batch_interval_s": args.batch_interval, "load": args.load,
         "detector": {k: getattr(cfg, k) for k in ("min_face_fraction", "face_score", "other_face_score", "scale_factor", "min_neighbors")},
         "job_confs": args.conf, "job_args": args.job_args, "stand_in_ms": args.stand_in_ms, "results": rows}
     root = args.root.resolve()
@@ -896,7 +900,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         cluster = exc
                 for fmt in args.formats:
                     row: dict[str, Any] = {"cores": cores, "format": fmt, "frames": args.frames, "load": args.load,
-                                           "batch_interval_s": args.batch_interval}
+                                           "batch_interval_s": args.batch_interval, "engine": args.engines[0]}
                     rows.append(row)
                     limit = partial(measure_limit, paths[fmt], args.frames, cores, cfg, tmp, args.warmup, args.limit_seconds,
                                     args.stand_in_ms)
@@ -918,25 +922,33 @@ def main(argv: Optional[list[str]] = None) -> int:
                         sizing = row.get("limit_fps") or args.limit_fps or 30.0 * cores
                         rate = args.max_rate_per_partition or max(1, math.ceil(1.5 * sizing / partitions))
                         first = rate * partitions * args.batch_interval
-                        settings = PipelineSettings(
-                            batch_interval_s=args.batch_interval, partitions=partitions, max_rate_per_partition=rate,
-                            latency_s=args.latency_seconds, load=args.load, confs=args.conf,
-                            job_args=shlex.split(args.job_args), root=root,
-                            backlog=int(first + sizing * (args.warmup_seconds + args.pipeline_seconds)),
-                            warmup_s=args.warmup_seconds)
+                        shared = dict(row)  # the limit, stages and seed: one measurement for every engine
+                        for k, engine in enumerate(args.engines):
+                            if k > 0:
+                                row = {**shared, "engine": engine}
+                                rows.append(row)
+                            settings = PipelineSettings(
+                                batch_interval_s=args.batch_interval, partitions=partitions, max_rate_per_partition=rate,
+                                latency_s=args.latency_seconds, load=args.load, confs=args.conf,
+                                job_args=shlex.split(args.job_args), root=root, engine=engine,
+                                backlog=int(first + sizing * (args.warmup_seconds + args.pipeline_seconds)),
+                                warmup_s=args.warmup_seconds)
 
-                        def pipeline() -> dict[str, Any]:
-                            if isinstance(cluster, Exception):  # noqa: B023 - attempt() calls it at once
-                                raise RuntimeError(f"no cluster: {cluster}")  # noqa: B023
-                            return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,  # noqa: B023
-                                                    producer, tmp, py, args.keep, result=row)  # noqa: B023
-                        attempt(row, "pipeline", pipeline)
+                            def pipeline() -> dict[str, Any]:
+                                if isinstance(cluster, Exception):  # noqa: B023 - attempt() calls it at once
+                                    raise RuntimeError(f"no cluster: {cluster}")  # noqa: B023
+                                return measure_pipeline(fmt, cores, msgs[fmt], args.users, settings, broker, cluster,  # noqa: B023
+                                                        producer, tmp, py, args.keep, result=row)  # noqa: B023
+                            attempt(row, f"pipeline ({engine})", pipeline)
                     if "limit" in args.only and "pipeline" in args.only and "limit_fps" in row:
                         # This machine's speed drifts by 10-20% within minutes: the limit again,
-                        # right after the pipeline, and the pipeline compared with the mean of both.
+                        # right after the pipelines, and each pipeline compared with the mean of both.
                         if attempt(row, "limit after", lambda: {f"{k}_after": v for k, v in limit().items()}):  # noqa: B023
                             say(f"{fmt}: limit after the pipeline {row['limit_fps_after']:.1f} frames/s, "
                                 f"CPU {row['limit_cpu_ms_per_frame_after']:.1f} ms/frame")
+                            for other in rows:
+                                if (other["cores"], other["format"]) == (cores, fmt):
+                                    other.update({k: v for k, v in row.items() if k.endswith("_after")})
                 if isinstance(cluster, LocalCluster):
                     cluster.stop()
         except KeyboardInterrupt:

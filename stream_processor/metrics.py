@@ -89,6 +89,9 @@ def start(sc: "SparkContext", cfg: Config, ssc: "Optional[StreamingContext]" = N
     _listening = ssc is not None
     if _listening:
         source.listen(ssc._jssc)
+    else:
+        for name in ("lastBatch.processingMs", "lastBatch.schedulingDelayMs"):
+            source.set(name, 0)
     _set_users(source, cfg)
     period = max(cfg.batch_interval_s, MIN_REFRESH_S)
     threading.Thread(target=_keep_fresh, args=(source, cfg, period), name="metrics-refresh", daemon=True).start()
@@ -123,6 +126,13 @@ def after_batch(cfg: Config, summary: "BatchSummary") -> Optional[int]:
         source.set("lastBatch.processingMs", round(summary.seconds * 1000))
     _set_users(source, cfg)
     return _set_lag(source, cfg)
+
+
+def batch_started(waited_ms: int) -> None:
+    """Where no listener does it: the last batch's scheduling delay, from its trigger to its start."""
+    from pyspark import SparkContext
+
+    _source(SparkContext._active_spark_context._jvm).set("lastBatch.schedulingDelayMs", max(0, waited_ms))
 
 
 def _set_lag(source: Any, cfg: Config, quiet: bool = False) -> Optional[int]:

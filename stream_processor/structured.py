@@ -108,6 +108,8 @@ def _handle_batch(cfg: Config, checkpoint: Path, commits: _GroupCommits, frame: 
         if state.stop.is_set():
             raise _Stopping("the job is stopping: this batch runs after the restart")
         trigger_time, ends = batch_offsets(checkpoint, batch_id, cfg.topic)
+        if trigger_time is not None:
+            metrics.batch_started(round((datetime.now() - trigger_time).total_seconds() * 1000))
         # BatchFailed goes up: the query stops with the batch undone in the checkpoint.
         driver.process(cfg, frame.sparkSession, frame.selectExpr(*_COLUMNS), trigger_time or datetime.now(),
                        committed=lambda: commits.add(ends))
