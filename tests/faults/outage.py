@@ -17,7 +17,7 @@ from tests.faults.harness import Coords, JobProcess, Message, committed_total, p
 from tests.support.broker import LocalBroker
 
 # The broker stays away this long after it stopped, then for its restart: several 1 s batch intervals,
-# and longer than the job's lag query waits for it (kafka_clients._KeptLag.TIMEOUT_MS, 5 s).
+# and longer than the job's lag query waits for it (kafka/clients.py: _KeptLag.TIMEOUT_MS, 5 s).
 OUTAGE_S = 5
 GROUP = "outage"
 
