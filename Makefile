@@ -2,6 +2,7 @@
 .PHONY: setup jars test test-fast demo bench cluster-start cluster-stop broker-start broker-stop clean
 
 PY := .venv/bin/python
+LINT_IMPORTS := .venv/bin/lint-imports
 
 setup:
 	@scripts/setup.sh
@@ -9,13 +10,15 @@ setup:
 jars:
 	@scripts/build-jars.sh
 
-## The whole suite: unit, spark, kafka, cluster and faults layers.
+## The import contracts (.importlinter, docs/code-layout.md), then the whole suite: unit, spark,
+## kafka, cluster and faults layers.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(LINT_IMPORTS) && $(PY) -m pytest $(PYTEST_ARGS)
 
-## Only the layers that need neither the broker nor the cluster (seconds to a minute).
+## The import contracts, then only the layers that need neither the broker nor the cluster
+## (seconds to a minute).
 test-fast: setup
-	$(PY) -m pytest -m "unit or spark" $(PYTEST_ARGS)
+	$(LINT_IMPORTS) && $(PY) -m pytest -m "unit or spark" $(PYTEST_ARGS)
 
 ## The demo; `make demo ENGINE=structured` runs the job on Structured Streaming (docs/engines.md).
 demo: setup

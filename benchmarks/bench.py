@@ -4,7 +4,7 @@ on the same frames, for PNG and JPEG, for each core count asked for.
     .venv/bin/python -m benchmarks.bench [--cores 2] [--frames 600] [--formats png jpeg] ...
     make bench BENCH_ARGS="--cores 1 2"
 
-- limit:    stream_processor.core (analyze, then UserWriter into a temporary folder) in a tight
+- limit:    stream_processor.output.analyze (analyze, then UserWriter into a temporary folder) in a tight
             loop in N plain processes: no Kafka, no Spark. Frames/s after warm-up.
 - seed:     the original design re-created on the same PySpark: every frame collected to the
             driver (DataFrame.collect()) and handled there one by one: Haar cascade loaded per
@@ -51,7 +51,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from stream_processor import logs
+from stream_processor.operations import logs
 from tests.support.broker import LocalBroker
 from tests.support.checkout import code_snapshot
 from tests.support.cluster import LocalCluster
@@ -98,12 +98,12 @@ def encoded_frames(n: int, seed: int) -> dict[str, list[bytes]]:
     cached in .local/bench/ (they take ~60 ms each to build)."""
     import hashlib
 
-    version = hashlib.sha1((ROOT / "stream_processor" / "samples.py").read_bytes()).hexdigest()[:10]
+    version = hashlib.sha1((ROOT / "stream_processor" / "demo" / "samples.py").read_bytes()).hexdigest()[:10]
     path = CACHE / f"frames-{n}-{seed}-{version}.pkl"
     if path.exists():
         with open(path, "rb") as f:
             return pickle.load(f)
-    from stream_processor.samples import encode, mixed_frames
+    from stream_processor.demo.samples import encode, mixed_frames
 
     say(f"building {n} frames (seed {seed}) from scikit-image's faces; cached in {path.relative_to(ROOT)}")
     out: dict[str, list[bytes]] = {"png": [], "jpeg": [], "kind": []}
@@ -125,7 +125,7 @@ def username(i: int, users: int) -> str:
 
 def messages(images: list[bytes], users: int) -> list[bytes]:
     """Kafka values in the video service's format; frame i belongs to user i % users."""
-    from stream_processor.samples import message
+    from stream_processor.demo.samples import message
 
     return [message(username(i, users), image) for i, image in enumerate(images)]
 
@@ -139,7 +139,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 def python_message(offset: int, value: bytes) -> Any:
     """A well-formed message parsed in Python (json, base64, the username's allowlist): the
-    limit's stand-in for the job's SQL step (stream_processor/messages_sql.py), which checks more."""
+    limit's stand-in for the job's SQL step (stream_processor/spark/messages_sql.py), which checks more."""
     import base64
 
     from stream_processor.records import Message
@@ -154,7 +154,7 @@ def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
     in user/source order (as after the shuffle by user), a fresh writer per chunk."""
     from dataclasses import replace
 
-    from stream_processor.core import UserWriter, analyze
+    from stream_processor.output.analyze import UserWriter, analyze
     from stream_processor.records import ACCEPTED
 
     accepted = 0
@@ -173,7 +173,7 @@ def _core_loop(items: list[tuple[int, bytes]], cfg: Any, out_dir: str) -> int:
 def _use_stand_in(ms: float) -> None:
     """With --stand-in-ms, this process's core decides with the fixed-cost stand-in."""
     if ms > 0:
-        import stream_processor.core as core
+        import stream_processor.output.analyze as core
 
         from benchmarks import stand_in
 
@@ -182,7 +182,7 @@ def _use_stand_in(ms: float) -> None:
 
 def _limit_worker(k: int, n: int, msgs_path: str, cfg: Any, out_dir: str, warmup: int, min_s: float,
                   stand_in_ms: float, barrier: Any, results: Any) -> None:
-    from stream_processor.detect import detector_for
+    from stream_processor.frames.detect import detector_for
 
     with open(msgs_path, "rb") as f:
         msgs = pickle.load(f)
@@ -234,13 +234,13 @@ def measure_limit(msgs_path: Path, frames: int, procs: int, cfg: Any, tmp: Path,
 def _stage_worker(msgs_path: str, cfg: Any, out_dir: str, count: int, stand_in_ms: float, results: Any) -> None:
     """CPU ms per frame by stage, one process, one OpenCV thread (the limit's per-core view).
     CPU time, not wall time: on a busy machine it stays what a quiet one would show."""
-    from stream_processor.align import align_face
-    from stream_processor.crop import encode_png
-    from stream_processor.detect import FaceRejection, detector_for
-    from stream_processor.imaging import decode_image
-    from stream_processor.quality import QualitySettings, crop_hash, gate, measure
-    from stream_processor.storage import UserFolder, crop_name
-    from stream_processor.usernames import normalize_username
+    from stream_processor.frames.align import align_face
+    from stream_processor.frames.crop import encode_png
+    from stream_processor.frames.detect import FaceRejection, detector_for
+    from stream_processor.frames.imaging import decode_image
+    from stream_processor.frames.quality import QualitySettings, crop_hash, gate, measure
+    from stream_processor.frames.usernames import normalize_username
+    from stream_processor.output.storage import UserFolder, crop_name
 
     with open(msgs_path, "rb") as f:
         msgs = pickle.load(f)[:count]
@@ -309,8 +309,8 @@ def stand_in_checkout(root: Path, dest: Path, ms: float) -> Path:
     stand-in: the job that --stand-in-ms submits. The product's code holds no hook for it."""
     code_snapshot(dest, root)
     shutil.copy2(ROOT / "benchmarks" / "stand_in.py", dest / "stream_processor" / "_stand_in.py")
-    with open(dest / "stream_processor" / "core.py", "a") as core:
-        core.write(f"\n\nfrom ._stand_in import install as _install  # benchmarks/bench.py --stand-in-ms\n"
+    with open(dest / "stream_processor" / "output" / "analyze.py", "a") as core:
+        core.write(f"\n\nfrom .._stand_in import install as _install  # benchmarks/bench.py --stand-in-ms\n"
                    f"_install({ms!r}, globals())\n")
     return dest
 
@@ -671,9 +671,9 @@ def measure_pipeline(fmt: str, cores: int, msgs: list[bytes], users: int, s: Pip
                      cluster: LocalCluster, producer: JavaProducer, tmp: Path, py: str, keep_logs: bool,
                      result: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Fills and returns `result` as it goes: an interrupted run keeps what was measured."""
-    from stream_processor import kafka_clients
     from stream_processor.config import Config
-    from stream_processor.storage import crop_name
+    from stream_processor.kafka import clients as kafka_clients
+    from stream_processor.output.storage import crop_name
 
     topic = f"bench-{fmt}-c{cores}-{s.engine}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     cfg = Config(bootstrap_servers=broker.bootstrap, topic=topic, group_id=topic)

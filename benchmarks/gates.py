@@ -7,7 +7,7 @@ Clean frames: `samples.person_frames` of each person of the split (sharp real fa
 resolution, downscaled or mildly enlarged into 640x480 frames), JPEG quality 90. The people are
 split in two: `CALIBRATION` tuned the defaults in config.py's [quality] section, the rest
 (held out) checks them. From each clean frame one degraded copy per kind, by a known amount
-drawn from the ranges below. Every frame goes through the job's decision, `core.judge(image,
+drawn from the ranges below. Every frame goes through the job's decision, `analyze.judge(image,
 cfg)`: one face found by BlazeFace and confirmed by Haar, then the gates (face_too_small,
 underexposed, overexposed, blurry); with no face confirmed, the likeliest face's region (else
 the whole frame) may still say underexposed, overexposed or blurry instead of no_face. A frame's
@@ -33,13 +33,13 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
-from stream_processor import quality
-from stream_processor.align import align_face
 from stream_processor.config import Config, add_config_flags, config_from_args
-from stream_processor.core import Verdict, judge
-from stream_processor.detect import FaceRejection, detector_for, limit_opencv_threads
+from stream_processor.demo.samples import SampleFrame, exposed, motion_blurred, people, person_frames
+from stream_processor.frames import quality
+from stream_processor.frames.align import align_face
+from stream_processor.frames.detect import FaceRejection, detector_for, limit_opencv_threads
+from stream_processor.output.analyze import Verdict, judge
 from stream_processor.records import Box, Reason
-from stream_processor.samples import SampleFrame, exposed, motion_blurred, people, person_frames
 
 # The people the defaults were calibrated on; everyone else is held out. Taken alternately from
 # the people in order of their face's mean grey in the photo (58 to 159), so that both halves hold
@@ -143,7 +143,7 @@ def split_people(split: str) -> list[str]:
 
 
 def unseen_scores(cfg: Config, image: np.ndarray) -> tuple[str, quality.QualityScores]:
-    """What `core._unseen_face_reason` measures when no face is confirmed (for --scores only: it
+    """What `analyze._unseen_face_reason` measures when no face is confirmed (for --scores only: it
     runs the detector a second time to learn the region)."""
     found = detector_for(cfg).find(image)
     if isinstance(found, FaceRejection) and found.region is not None:

@@ -13,7 +13,7 @@ astronaut, 13 faces of face-api's group photos, each taken as a different person
 - **photos**: each face embedded in its source photo (face-api finds every face there; the one
   on the labelled box is taken).
 - **crops**: for each face, `--frames` held-out frames of benchmarks/real_faces.py (`one` and
-  `rotated`, seeds from HELD_OUT_SEED) through `core.analyze` as the job runs it (decode, find,
+  `rotated`, seeds from HELD_OUT_SEED) through `analyze.analyze` as the job runs it (decode, find,
   quality gates, aligned crop), each crop embedded on its own (the crops face-api finds no face in
   are counted, as the trainer would drop them).
 
@@ -42,9 +42,9 @@ import cv2
 import numpy as np
 
 from stream_processor.config import Config
-from stream_processor.core import analyze
+from stream_processor.demo.samples import encode, message
+from stream_processor.output.analyze import analyze
 from stream_processor.records import Box, Message
-from stream_processor.samples import encode, message
 
 from . import real_faces
 

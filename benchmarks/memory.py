@@ -3,7 +3,7 @@ the batch function, next to the size of all the frames together. Not a timed ben
 
     .venv/bin/python -m benchmarks.memory [--frames 200] [--compare 50] [--width 1920 --height 1080]
 
-Builds a JSONL file of `--frames` messages (1920x1080 frames from stream_processor.samples,
+Builds a JSONL file of `--frames` messages (1920x1080 frames from stream_processor.demo.samples,
 PNG and JPEG alternating, ~0.5-4 MB each; `--distinct` different pictures, reused under other
 usernames) and runs `replay` over it (the stream's batch function) on local[2], once per size
 (`--frames`, and `--compare` for a smaller batch), each in a fresh process so that no worker
@@ -13,7 +13,7 @@ forked workers, descendants of the driver's JVM) from /proc.
 
 Bounded means: the peak of a worker stays at its baseline (interpreter, OpenCV, NumPy) plus a few
 frames, whatever the batch size. What makes it so (checked here by the numbers, by design in the
-code): `core.analyze_all` is a generator (one frame in memory at a time); the record batches that
+code): `analyze.analyze_all` is a generator (one frame in memory at a time); the record batches that
 cross from the JVM are a few MiB (the bridge's PickleBatches: 4 MiB or 1024 records; Spark's
 AutoBatchedPickler, ~1-10 MiB, for DataFrame rows; textFile lines one by one for replay); the
 shuffle before the writes (`repartitionAndSortWithinPartitions`) holds only the analyses, whose
@@ -92,7 +92,7 @@ class PeakSampler(threading.Thread):
 
 def measure(input_path: str, output_dir: str) -> dict:
     from stream_processor.config import Config
-    from stream_processor.replay import replay
+    from stream_processor.engines.replay import replay
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
@@ -120,7 +120,7 @@ def measure(input_path: str, output_dir: str) -> dict:
 
 def build_input(folder: Path, frames: int, distinct: int, width: int, height: int) -> tuple[Path, list[int]]:
     """The JSONL file and the size of each frame's image file (PNG and JPEG alternating)."""
-    from stream_processor.samples import encode, make_frame, message
+    from stream_processor.demo.samples import encode, make_frame, message
 
     kinds = ("one", "one", "none", "two")
     images = []

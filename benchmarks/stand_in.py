@@ -1,11 +1,11 @@
 """A fixed-cost stand-in for the face decision, so that Spark's own cost per frame can be watched
 with a cheap core (`make bench BENCH_ARGS="--stand-in-ms 3"`, benchmarks/README.md).
 
-`install(ms, module)` rebinds `detector_for` in `module` (stream_processor.core, which calls it
+`install(ms, module)` rebinds `detector_for` in `module` (stream_processor.output.analyze, which calls it
 for every frame) to a detector whose `find` spends `ms` of CPU on the frame and then reports one
 face in the middle of it: the gates, the aligned crop, the hash and the write that follow are the
 job's own. The limit's processes call it directly; the job gets it through a copy of the code
-whose core.py calls it on import (bench.stand_in_checkout), so the product's code holds no hook.
+whose output/analyze.py calls it on import (bench.stand_in_checkout), so the product's code holds no hook.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from stream_processor.detect import Eyes, FaceFinding
+from stream_processor.frames.detect import Eyes, FaceFinding
 from stream_processor.records import Box
 
 

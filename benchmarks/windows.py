@@ -18,9 +18,9 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-from stream_processor import detect
 from stream_processor.config import Config
-from stream_processor.imaging import to_gray
+from stream_processor.frames import detect
+from stream_processor.frames.imaging import to_gray
 from stream_processor.records import Box
 
 from . import real_faces, webcam_faces

@@ -3,7 +3,7 @@
 # spark-submit.sh, demo frames produced, wait until all are processed, print a summary, stop
 # everything this script started.
 #   DEMO_INPUT   a JSONL file of messages or a folder of images (default: built-in frames made
-#                from real faces: stream_processor/demo.py)
+#                from real faces: stream_processor/demo/__main__.py)
 #   OUTPUT_DIR   the training set: one folder of crops per user (default ./training-data); the
 #                manifest, status and review page go to its state location, OUTPUT_DIR-state
 set -euo pipefail
@@ -53,6 +53,6 @@ echo "demo: submitting the job to spark://127.0.0.1:${SPARK_MASTER_PORT:-7077} (
   --batch-interval-s 2 --exit-when-idle 10 --engine "${ENGINE:-dstream}" || { echo "demo: the job failed" >&2; exit 1; }
 
 echo
-"$PY" -m stream_processor.report "$OUTPUT_DIR"
-"$PY" -m stream_processor.report "$OUTPUT_DIR" --html "$OUTPUT_DIR-state/review.html"
+"$PY" -m stream_processor.output.report "$OUTPUT_DIR"
+"$PY" -m stream_processor.output.report "$OUTPUT_DIR" --html "$OUTPUT_DIR-state/review.html"
 echo "demo: web UIs were at http://127.0.0.1:8080 (master), :8081 and :8082 (workers), :4040 (job)"

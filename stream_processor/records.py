@@ -51,7 +51,7 @@ REJECTED = "rejected"
 
 @dataclass(frozen=True)
 class Message:
-    """One input message as the SQL step (messages_sql.py) leaves it: where it came from, its
+    """One input message as the SQL step (spark/messages_sql.py) leaves it: where it came from, its
     fields, or the reason it was rejected there, and its raw key and value (for the dead letters)."""
 
     topic: str  # a Kafka topic, or a replay file's name
@@ -99,7 +99,7 @@ class Box:
 
 @dataclass(frozen=True)
 class ManifestRow:
-    """One row of the manifest (`<state_dir>/manifest/`, see manifest.py); field order is the
+    """One row of the manifest (`<state_dir>/manifest/`, see output/manifest.py); field order is the
     Parquet column order."""
 
     topic: str

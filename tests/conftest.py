@@ -40,7 +40,7 @@ def spark():
 def kafka_broker():
     """A real single-node Kafka broker on free ports (tests/support/broker.py); `.bootstrap`, and
     `.sasl_bootstrap` with the SCRAM user in SCRAM_USER."""
-    from stream_processor import kafka_clients
+    from stream_processor.kafka import clients as kafka_clients
     from tests.support.broker import SCRAM_USER, LocalBroker
 
     with LocalBroker(scram_users=dict([SCRAM_USER])) as broker:

@@ -16,7 +16,8 @@ from collections import Counter
 
 import pytest
 
-from stream_processor import kafka_clients, metrics
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.operations import metrics
 from stream_processor.records import Reason
 from tests.static.test_monitoring import SPARK_METRICS, dashboard_selectors
 from tests.support.cluster import scrape

@@ -24,10 +24,11 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from stream_processor import kafka_clients, logs
-from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
-from stream_processor.samples import encode, make_frame, message
+from stream_processor.demo.samples import encode, make_frame, message
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.operations import logs
+from stream_processor.spark.batch import BatchSummary
 from tests.support import spark_conf
 from tests.support.output import state_of
 

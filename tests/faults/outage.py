@@ -19,7 +19,7 @@ from tests.faults.harness import TOPIC, Coords, JobProcess, Message, committed_t
 from tests.support.broker import LocalBroker
 
 # The broker stays away this long after it stopped, then for its restart: several 1 s batch intervals,
-# and longer than the job's lag query waits for it (kafka_clients.QUERY_TIMEOUT_MS, 5 s).
+# and longer than the job's lag query waits for it (kafka/clients.py: QUERY_TIMEOUT_MS, 5 s).
 OUTAGE_S = 5
 GROUP = "outage"
 

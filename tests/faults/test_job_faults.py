@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stream_processor import logs
-from stream_processor.enrollment import UserStatus
+from stream_processor.operations import logs
+from stream_processor.output.enrollment import UserStatus
 from tests.faults.harness import (TOPIC, USERS, JobProcess, assert_dead_letters, assert_same_output, committed_total,
                                   copy_output, latest_events, manifest_coverage, run_args, snapshot, wait_until)
 from tests.support.output import state_of

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stream_processor.cli import main
-from stream_processor.samples import astronaut, encode
+from stream_processor.demo.samples import astronaut, encode
 from tests.support.streaming import read_topic
 
 pytestmark = pytest.mark.kafka

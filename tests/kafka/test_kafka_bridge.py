@@ -9,8 +9,9 @@ from collections import Counter
 
 import pytest
 
-from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import MIB, Config
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.spark import jvm_bridge
 from tests.support.streaming import StreamRun, produce, wait_for_commit
 
 pytestmark = pytest.mark.kafka

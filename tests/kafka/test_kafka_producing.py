@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from stream_processor import kafka_clients, kafka_dead_letters, kafka_settings
 from stream_processor.config import MIB, Config
+from stream_processor.kafka import clients as kafka_clients, dead_letters as kafka_dead_letters, settings as kafka_settings
 from stream_processor.records import Message, Reason
 from tests.support.streaming import read_topic
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stream_processor import jvm_bridge, kafka_settings
 from stream_processor.config import MIB, Config
+from stream_processor.kafka import settings as kafka_settings
+from stream_processor.spark import jvm_bridge
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import time
 
 import cv2
 import pytest
-from stream_processor.samples import encode, make_frame, message
+from stream_processor.demo.samples import encode, make_frame, message
 from tests.support.streaming import read_topic
 
 pytestmark = pytest.mark.kafka

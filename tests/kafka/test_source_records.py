@@ -10,8 +10,9 @@ import uuid
 
 import pytest
 
-from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import Config
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.spark import jvm_bridge
 from tests.support.streaming import StreamRun, produce
 
 pytestmark = pytest.mark.kafka

@@ -15,11 +15,12 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka import errors as Errors
 from kafka.structs import OffsetAndMetadata
 
-from stream_processor import kafka_clients, manifest
-from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
-from stream_processor.enrollment import UserStatus
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.output import manifest
+from stream_processor.output.enrollment import UserStatus
 from stream_processor.records import ManifestRow
+from stream_processor.spark.batch import BatchSummary
 from tests.support.output import state_of
 
 pytestmark = pytest.mark.kafka

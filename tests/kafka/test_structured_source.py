@@ -10,9 +10,11 @@ import uuid
 
 import pytest
 
-from stream_processor import cli, jvm_bridge, kafka_clients
+from stream_processor import cli
 from stream_processor.config import Config
-from stream_processor.structured import _COLUMNS, source_options, starting_offsets
+from stream_processor.engines.structured import _COLUMNS, source_options, starting_offsets
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.spark import jvm_bridge
 from tests.support.broker import SCRAM_USER, scram_flags
 
 pytestmark = pytest.mark.kafka

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from stream_processor.batch import process_batch
 from stream_processor.config import Config
-from stream_processor.dead_letters import FileDeadLetterSink
-from stream_processor.samples import encode, make_frame, message
+from stream_processor.demo.samples import encode, make_frame, message
+from stream_processor.output.dead_letters import FileDeadLetterSink
+from stream_processor.spark.batch import process_batch
 from tests.support.batches import source_frame
 
 pytestmark = pytest.mark.spark

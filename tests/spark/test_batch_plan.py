@@ -3,7 +3,7 @@
 import pytest
 from pyspark.errors import IllegalArgumentException
 
-from stream_processor import jvm_bridge
+from stream_processor.spark import jvm_bridge
 from tests.support.batches import source_frame
 
 pytestmark = pytest.mark.spark

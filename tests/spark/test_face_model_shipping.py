@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from stream_processor import batch, face_model
 from stream_processor.config import Config
+from stream_processor.frames import face_model
+from stream_processor.spark import batch
 
 pytestmark = pytest.mark.spark
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from stream_processor.config import MIB, Config
-from stream_processor.imaging import JPEG_MAGIC, PNG_MAGIC
+from stream_processor.engines.replay import replay
+from stream_processor.frames.imaging import JPEG_MAGIC, PNG_MAGIC
 from stream_processor.records import Reason
-from stream_processor.replay import replay
 from tests.support.output import manifest_rows, state_of
-from stream_processor.samples import astronaut, encode
+from stream_processor.demo.samples import astronaut, encode
 
 pytestmark = pytest.mark.spark
 MAX_MESSAGE = 1 * MIB

@@ -5,7 +5,7 @@ import pytest
 from py4j import protocol
 from py4j.java_gateway import is_instance_of
 
-from stream_processor import jvm_bridge
+from stream_processor.spark import jvm_bridge
 
 pytestmark = pytest.mark.spark
 UNKNOWN_MEMBER = protocol.REFLECTION_COMMAND_NAME + protocol.REFL_GET_UNKNOWN_SUB_COMMAND_NAME

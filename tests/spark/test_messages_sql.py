@@ -1,4 +1,4 @@
-"""The message contract in Spark SQL (stream_processor/messages_sql.py): every reason it gives,
+"""The message contract in Spark SQL (stream_processor/spark/messages_sql.py): every reason it gives,
 with the cases where Spark's own JSON reader would be lenient, and agreement with a strict
 Python reading (json + base64.b64decode(validate=True)) on many random messages."""
 
@@ -13,7 +13,7 @@ from typing import Any, Optional
 import pytest
 
 from stream_processor.config import Config
-from stream_processor.core import analyze
+from stream_processor.output.analyze import analyze
 from stream_processor.records import Message, Reason
 from tests.support.batches import parsed
 

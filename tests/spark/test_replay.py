@@ -9,12 +9,12 @@ import pytest
 
 from types import SimpleNamespace
 
-from stream_processor import manifest
 from stream_processor.config import Config
+from stream_processor.demo.samples import encode, make_frame, message
+from stream_processor.engines.replay import replay
+from stream_processor.output import manifest
+from stream_processor.output.storage import crop_name
 from stream_processor.records import Reason
-from stream_processor.replay import replay
-from stream_processor.samples import encode, make_frame, message
-from stream_processor.storage import crop_name
 
 pytestmark = pytest.mark.spark
 

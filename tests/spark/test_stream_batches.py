@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pyspark.streaming import StreamingContext
 
-from stream_processor import manifest
-from stream_processor.batch import BatchQuery
 from stream_processor.config import Config
-from stream_processor.dead_letters import FileDeadLetterSink
-from stream_processor.samples import encode, make_frame, message
+from stream_processor.demo.samples import encode, make_frame, message
+from stream_processor.output import manifest
+from stream_processor.output.dead_letters import FileDeadLetterSink
+from stream_processor.spark.batch import BatchQuery
 from tests.support.batches import source_frame
 
 pytestmark = pytest.mark.spark

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from stream_processor.structured import batch_offsets
+from stream_processor.engines.structured import batch_offsets
 
 pytestmark = pytest.mark.spark
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from stream_processor.config import Config
-from stream_processor.replay import replay
-from stream_processor.samples import encode, person_frames
+from stream_processor.demo.samples import encode, person_frames
+from stream_processor.engines.replay import replay
 
 pytestmark = pytest.mark.spark
 USER_TRAINING_IMAGE_COUNT = 10  # uPresent: 60 (see the docstring)

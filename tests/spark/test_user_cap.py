@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from stream_processor.batch import process_batch
 from stream_processor.config import Config
-from stream_processor.core import analyze
-from stream_processor.dead_letters import FileDeadLetterSink
+from stream_processor.demo.samples import encode, make_frame, message
+from stream_processor.output.analyze import analyze
+from stream_processor.output.dead_letters import FileDeadLetterSink
+from stream_processor.output.storage import crop_name
 from stream_processor.records import Reason
-from stream_processor.samples import encode, make_frame, message
-from stream_processor.storage import crop_name
+from stream_processor.spark.batch import process_batch
 from tests.support.batches import parsed, source_frame
 from tests.support.output import manifest_rows, state_of
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from stream_processor import face_model
 from stream_processor.config import Config
+from stream_processor.frames import face_model
 
 pytestmark = pytest.mark.unit
 
@@ -383,7 +383,7 @@ def test_the_runtime_image_holds_the_pinned_face_model():
         for word, args in instructions:
             if word == "RUN" and "scripts/fetch-model.sh" in args:
                 copied = " ".join(a for w, a in instructions if w == "COPY")
-                assert "scripts/fetch-model.sh" in copied and "stream_processor/face_model.py" in copied, name
+                assert "scripts/fetch-model.sh" in copied and "stream_processor/frames/face_model.py" in copied, name
                 fetched[name] = re.search(r"MODEL_DIR=(\S+)", args).group(1)
     assert fetched, "no stage runs scripts/fetch-model.sh"
     runtime = stages["runtime"]
@@ -398,7 +398,7 @@ def test_the_runtime_image_holds_the_pinned_face_model():
 def test_fetch_model_reads_each_pin_from_face_model_py():
     """scripts/fetch-model.sh takes the pins from face_model.py with sed (`NAME = "value"` lines),
     so they live once; the README names the same ones."""
-    source = (ROOT / "stream_processor" / "face_model.py").read_text()
+    source = (ROOT / "stream_processor" / "frames" / "face_model.py").read_text()
     readme = (ROOT / "README.md").read_text()
     for name in ("NPM_PACKAGE", "PACKAGE_MEMBER", "MODEL_FILE", "MODEL_SHA256"):
         assert re.findall(rf'^{name} = "([^"]*)"$', source, re.M) == [getattr(face_model, name)], name

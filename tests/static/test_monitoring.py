@@ -10,7 +10,7 @@ import shlex
 
 import pytest
 
-from stream_processor import metrics
+from stream_processor.operations import metrics
 from stream_processor.records import Reason
 from tests.static.test_deploy_files import COMPOSE, ROOT, command_of, env_of, load_yaml, properties, submit
 

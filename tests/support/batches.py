@@ -1,13 +1,13 @@
 """Batches built in tests: source records as the bridge's DataFrame shape, and the messages the
-SQL step makes of them (what core.analyze takes)."""
+SQL step makes of them (what analyze.analyze takes)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from stream_processor import arrow_rows
-from stream_processor.messages_sql import parse_messages
 from stream_processor.records import Message
+from stream_processor.spark import arrow_rows
+from stream_processor.spark.messages_sql import parse_messages
 
 SOURCE_DDL = "topic string, partition int, offset long, timestamp long, key binary, value binary"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stream_processor import manifest
 from stream_processor.config import Config
-from stream_processor.state import StateDir
+from stream_processor.output import manifest
+from stream_processor.output.state import StateDir
 
 
 def state_of(output_dir: str | Path) -> StateDir:

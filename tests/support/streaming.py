@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Optional, Sequence
 
-from stream_processor import jvm_bridge, kafka_clients
 from stream_processor.config import Config
+from stream_processor.kafka import clients as kafka_clients
+from stream_processor.spark import jvm_bridge
 
 
 BACKLOG_S = 240  # at most this long for the batches formed before a wait to be processed

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from stream_processor import metrics
 from stream_processor.config import Config
+from stream_processor.operations import metrics
 from tests.faults.harness import TOPIC, Coords, JobProcess, Message, build_messages, job_env, publish, run_args
 from tests.support.checkout import code_snapshot
 from tests.support.cluster import LocalCluster, get_json, scrape
@@ -55,7 +55,7 @@ class UndisturbedRun:
 
 
 def ours(scraped: dict[str, float], metric: str, kind: str = "counter") -> float:
-    """The value of one of the job's own metrics (stream_processor/metrics.py) in a scrape."""
+    """The value of one of the job's own metrics (stream_processor/operations/metrics.py) in a scrape."""
     return scraped[metrics.prometheus_name(metric, kind)]
 
 

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from stream_processor.align import align_face, eye_positions
 from stream_processor.config import Config
-from stream_processor.crop import crop_face
-from stream_processor.detect import Eyes, FaceFinding, detector_for
-from stream_processor.samples import astronaut
+from stream_processor.demo.samples import astronaut
+from stream_processor.frames.align import align_face, eye_positions
+from stream_processor.frames.crop import crop_face
+from stream_processor.frames.detect import Eyes, FaceFinding, detector_for
 
 pytestmark = pytest.mark.unit
 

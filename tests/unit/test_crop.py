@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stream_processor.crop import crop_face, crop_region, encode_png
+from stream_processor.frames.crop import crop_face, crop_region, encode_png
 from stream_processor.records import Box
 
 pytestmark = pytest.mark.unit
@@ -98,10 +98,10 @@ def test_png_is_deterministic_and_lossless(frame):
 
 from benchmarks import real_faces, trainer_detector  # noqa: E402
 from benchmarks.accuracy import redetected, trainer_takes_the_face  # noqa: E402
-from stream_processor.align import align_face  # noqa: E402
 from stream_processor.config import Config  # noqa: E402
-from stream_processor.detect import FaceFinding, detector_for  # noqa: E402
-from stream_processor.samples import astronaut  # noqa: E402
+from stream_processor.demo.samples import astronaut  # noqa: E402
+from stream_processor.frames.align import align_face  # noqa: E402
+from stream_processor.frames.detect import FaceFinding, detector_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")

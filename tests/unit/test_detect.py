@@ -1,8 +1,8 @@
 """The face decision (`FaceDetector.find`) on real faces: BlazeFace proposes, the Haar cascade
 confirms on the region turned upright, drawings are refused as flat, and any other face makes the
-frame multiple_faces. Then `core.judge`, which says why a frame without a usable face was refused.
+frame multiple_faces. Then `analyze.judge`, which says why a frame without a usable face was refused.
 
-Faces: scikit-image's astronaut (always there), `stream_processor.samples` frames, and the frames
+Faces: scikit-image's astronaut (always there), `stream_processor.demo.samples` frames, and the frames
 of benchmarks/real_faces.py built from the photos in .local/faces (tests that need those skip
 without them). real_faces seeds come from its TUNING block, never from the held-out one.
 """
@@ -18,19 +18,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from benchmarks import real_faces, webcam_faces
-from stream_processor import detect
 from stream_processor.config import Config
-from stream_processor.core import judge
-from stream_processor.detect import (
+from stream_processor.demo.samples import ASTRONAUT_FACE, astronaut, exposed, make_frame
+from stream_processor.frames import detect
+from stream_processor.frames.detect import (
     MAX_FLATNESS, MIN_EYE_VOTES, MIN_HINT_VOTES, CASCADE_FILE, DetectorSettings, FaceDetector, FaceFinding, FaceRejection,
     detector_for, drawn, flatness, limit_opencv_threads, saturation,
 )
-from stream_processor.face_model import ModelError
-from stream_processor.imaging import to_gray
-from stream_processor.landmarks import INPUT_SIDE, SMALLEST_INPUT_FACE, TILE_EDGE, Detections, Proposal, _tiles
-from stream_processor.quality import measure
+from stream_processor.frames.face_model import ModelError
+from stream_processor.frames.imaging import to_gray
+from stream_processor.frames.landmarks import INPUT_SIDE, SMALLEST_INPUT_FACE, TILE_EDGE, Detections, Proposal, _tiles
+from stream_processor.frames.quality import measure
+from stream_processor.output.analyze import judge
 from stream_processor.records import Box, Reason
-from stream_processor.samples import ASTRONAUT_FACE, astronaut, exposed, make_frame
 
 pytestmark = pytest.mark.unit
 
@@ -539,7 +539,7 @@ def test_real_proposals_and_findings_give_the_eyes_image_left_first(detector):
         assert isinstance(found, FaceFinding) and found.eyes.left[0] < found.eyes.right[0]
 
 
-# ---- core.judge: why a frame without a usable face was refused -----------------------------------
+# ---- analyze.judge: why a frame without a usable face was refused --------------------------------
 
 def one_face_frame(name: str) -> tuple[np.ndarray, Box]:
     """A sharp, well-exposed one-face frame: "astronaut", "sample <seed>" or "real <seed>"."""

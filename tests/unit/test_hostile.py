@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from stream_processor.config import Config
-from stream_processor.core import UserWriter, analyze
+from stream_processor.output.analyze import UserWriter, analyze
 from stream_processor.records import ACCEPTED, REJECTED, Message, Reason
 from tests.unit.test_imaging import jpeg_claiming, png_claiming
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stream_processor.imaging import decode_image, read_header
+from stream_processor.frames.imaging import decode_image, read_header
 from stream_processor.records import Reason, Rejection
 
 pytestmark = pytest.mark.unit

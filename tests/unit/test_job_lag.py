@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from stream_processor import driver, kafka_clients
 from stream_processor.config import Config
+from stream_processor.engines import driver
+from stream_processor.kafka import clients as kafka_clients
 
 pytestmark = pytest.mark.unit
 

@@ -10,12 +10,12 @@ from datetime import datetime
 
 import pytest
 
-from stream_processor import logs, metrics
-from stream_processor.batch import BatchSummary
 from stream_processor.config import Config
-from stream_processor.enrollment import UserStatus
+from stream_processor.operations import logs, metrics
+from stream_processor.output.enrollment import UserStatus
+from stream_processor.output.state import StateDir
 from stream_processor.records import Reason
-from stream_processor.state import StateDir
+from stream_processor.spark.batch import BatchSummary
 
 pytestmark = pytest.mark.unit
 

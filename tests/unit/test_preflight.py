@@ -1,4 +1,4 @@
-"""A new user's mistakes end before Spark starts, in one line naming the cause (stream_processor/preflight.py)."""
+"""A new user's mistakes end before Spark starts, in one line naming the cause (stream_processor/operations/preflight.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from stream_processor import cli, face_model
+from stream_processor import cli
+from stream_processor.frames import face_model
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.unit
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.unit
 @pytest.fixture(autouse=True)
 def no_spark(monkeypatch):
     """Any start of Spark or of the job fails the test."""
-    import stream_processor.job as job
-    import stream_processor.replay as replay
+    import stream_processor.engines.dstream as job
+    import stream_processor.engines.replay as replay
 
     def started(*_a, **_k):
         raise AssertionError("Spark started before the mistake was reported")
@@ -63,7 +64,7 @@ def test_unreachable_broker(capsys, tmp_path):
                                     f"(127.0.0.1:{port}: Connection refused)")
 
 
-# ---- the face model (stream_processor/face_model.py): the pinned file or no start ---------------
+# ---- the face model (stream_processor/frames/face_model.py): the pinned file or no start --------
 
 
 @pytest.fixture

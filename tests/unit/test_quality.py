@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from stream_processor import photos
 from stream_processor.config import Config, ConfigError
-from stream_processor.crop import crop_face
-from stream_processor.detect import FaceFinding, detector_for
-from stream_processor.crop import encode_png
-from stream_processor.quality import QualityScores, QualitySettings, crop_hash, gate, hamming, hash_hex, measure, near_duplicate
+from stream_processor.demo import photos
+from stream_processor.demo.samples import astronaut, exposed, motion_blurred, person_frames
+from stream_processor.frames.crop import crop_face
+from stream_processor.frames.crop import encode_png
+from stream_processor.frames.detect import FaceFinding, detector_for
+from stream_processor.frames.quality import QualityScores, QualitySettings, crop_hash, gate, hamming, hash_hex, measure, near_duplicate
 from stream_processor.records import Box, Reason
-from stream_processor.samples import astronaut, exposed, motion_blurred, person_frames
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from stream_processor import photos
-from stream_processor.records import Box
-from stream_processor.samples import (
+from stream_processor.demo import photos
+from stream_processor.demo.samples import (
     ASTRONAUT_FACE,
     FACE_MAX,
     FACE_MIN,
@@ -29,6 +28,7 @@ from stream_processor.samples import (
     people,
     person_frames,
 )
+from stream_processor.records import Box
 
 pytestmark = pytest.mark.unit
 
@@ -179,5 +179,6 @@ def test_message_follows_the_input_contract():
 
 
 def test_scikit_image_is_not_a_runtime_import():
-    code = "import sys, stream_processor.samples, stream_processor.detect, stream_processor.crop; sys.exit('skimage' in sys.modules)"
+    code = ("import sys, stream_processor.demo.samples, stream_processor.frames.detect, stream_processor.frames.crop; "
+            "sys.exit('skimage' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2]).returncode == 0

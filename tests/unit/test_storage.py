@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from stream_processor import storage
-from stream_processor.storage import UnsafePath, UserFolder, atomic_write, crop_name, user_dir
+from stream_processor.output import storage
+from stream_processor.output.storage import UnsafePath, UserFolder, atomic_write, crop_name, user_dir
 
 pytestmark = pytest.mark.unit
 

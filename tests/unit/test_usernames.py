@@ -1,6 +1,6 @@
 import pytest
 
-from stream_processor.usernames import normalize_username
+from stream_processor.frames.usernames import normalize_username
 
 pytestmark = pytest.mark.unit
 

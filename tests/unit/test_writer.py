@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from stream_processor import manifest
 from stream_processor.config import Config
-from stream_processor.core import UserWriter, analyze
-from stream_processor.enrollment import COLLECTING, COMPLETE, STALLED, Announcements, UserStatus, state_of
+from stream_processor.demo.samples import astronaut, encode, make_frame
+from stream_processor.output import manifest
+from stream_processor.output.analyze import UserWriter, analyze
+from stream_processor.output.enrollment import COLLECTING, COMPLETE, STALLED, Announcements, UserStatus, state_of
+from stream_processor.output.reset import ResetError, reset_user
+from stream_processor.output.state import StateDir, prepare
 from stream_processor.records import Message
-from stream_processor.reset import ResetError, reset_user
-from stream_processor.samples import astronaut, encode, make_frame
-from stream_processor.state import StateDir, prepare
 
 pytestmark = pytest.mark.unit
 T0 = 1_764_400_000_000  # a Kafka timestamp, ms
@@ -67,7 +67,7 @@ def test_with_the_check_off_the_kept_crops_are_not_read_again(tmp_path, monkeypa
 
     def no_reading(path):
         raise AssertionError(f"read {path}")
-    monkeypatch.setattr("stream_processor.storage._file_hash", no_reading)
+    monkeypatch.setattr("stream_processor.output.storage._file_hash", no_reading)
     assert [r.status for r in write(cfg, items)] == ["accepted", "accepted"]
 
 
@@ -157,7 +157,7 @@ def test_state_dir_must_stay_outside_the_training_set(tmp_path):
 
 
 def test_review_page_shows_each_users_crops_state_reasons_and_examples(tmp_path):
-    from stream_processor.report import review_page
+    from stream_processor.output.report import review_page
 
     cfg = config(tmp_path)
     write(cfg, analyses(cfg, "ada", [astronaut().image, make_frame("none", 3).image], fmt="jpeg"))

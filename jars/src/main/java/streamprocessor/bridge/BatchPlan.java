@@ -18,7 +18,7 @@ import scala.jdk.javaapi.CollectionConverters;
 import scala.runtime.AbstractPartialFunction;
 
 /**
- * The batch's query (stream_processor/batch.py), built and analysed once over an empty stand-in
+ * The batch's query (stream_processor/spark/batch.py), built and analysed once over an empty stand-in
  * source, then put on each batch's source. Building it anew cost the driver 0.3-0.5 s per batch
  * (SQL parsing, two Python UDFs, seven analyses, under C1), a pause in which every core waited.
  */

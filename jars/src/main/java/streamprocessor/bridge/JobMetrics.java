@@ -16,7 +16,7 @@ import org.apache.spark.streaming.scheduler.StreamingListenerBatchCompleted;
 /**
  * The job's own counters and gauges as a source of Spark's metrics system, so that they appear
  * wherever Spark's sinks publish (the driver's {@code /metrics/prometheus} with
- * conf/metrics.properties). Python feeds it after each batch ({@code stream_processor/metrics.py});
+ * conf/metrics.properties). Python feeds it after each batch ({@code stream_processor/operations/metrics.py});
  * a streaming listener sets the last batch's delays. Names are dotted, e.g. {@code rejected.no_face};
  * the README's "Operating it" lists them.
  */

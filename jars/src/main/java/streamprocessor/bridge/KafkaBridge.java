@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The Python face of spark-streaming-kafka-0-10, which has a Java/Scala API only.
  *
- * <p>Everything here is called through Py4J by {@code stream_processor/jvm_bridge.py}: only
+ * <p>Everything here is called through Py4J by {@code stream_processor/spark/jvm_bridge.py}: only
  * strings, numbers, lists, maps and Spark's own Java objects cross. Records never reach Python
  * as such: a batch becomes a DataFrame here ({@link #sourceDataFrame}), and Spark SQL and
  * mapInArrow take it from there ({@link TextLines} reads a replay file into the same shape).

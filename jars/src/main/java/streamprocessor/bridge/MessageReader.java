@@ -23,7 +23,7 @@ import org.apache.spark.sql.types.StructType;
 
 /**
  * The SQL function {@code read_message(value)}: a message's raw bytes, read in one pass, as typed
- * fields. {@code stream_processor/messages_sql.py} calls it and turns its result into a rejection
+ * fields. {@code stream_processor/spark/messages_sql.py} calls it and turns its result into a rejection
  * reason or the message's columns; the contract's rules live there, this only reads.
  *
  * <p>Strict where Spark's JSON reader is lenient: UTF-8 only (no byte order mark, no UTF-16/32

@@ -1,0 +1,353 @@
+"""The face decision (`FaceDetector.find`): two detectors of different kinds must agree on exactly
+one face (docs/accuracy.md).
+
+1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints on the whole
+   frame; where it shows a hint of a face too small for that (down to min_face_fraction), the
+   tile of a 2x2 tiling that holds the hint is searched at a finer scale.
+2. A proposal scoring at least `face_score` is a face when the Haar cascade confirms it on its
+   region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU), it is not
+   drawn (a drawing of a face fools both detectors, but its box is mostly one colour, or flat and
+   colourless like pencil on paper), and, when
+   it scores below `sure_face_score`, the eye cascade sees an eye at a keypoint (a mask scores
+   that high too).
+3. Exactly one face, and no other face: another proposal scoring at least `other_face_score`
+   that the Haar cascade or a hint of an eye backs, or a weaker one (from WEAK_SCORE) with an eye,
+   or with a hint of one that the cascade confirms (a second face cut off by the frame's edge, or
+   small, scores low).
+The face's box is the confirming Haar box, in source pixels; its eyes are BlazeFace's keypoints.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from ..config import Config
+from ..records import Box, Reason
+from .face_model import model_path
+from .imaging import to_gray
+from .landmarks import BlazeFace, Proposal, blazeface
+
+CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
+EYE_CASCADE_FILE = "haarcascade_eye.xml"
+CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at this width
+CONFIRM_GROW = 0.5  # of the box's side, on each side
+CONFIRM_IOU = 0.25
+CONFIRM_MIN_FACE = 0.35  # of the region's width: the smallest Haar box looked for
+MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27 (darker tones up to 0.48), smileys >= 0.56
+# Picasso's line drawing is 0.35-0.48 flat with a saturation of 10-50; the real faces that flat
+# are the darker tones, saturated 88-174.
+PALE_FLATNESS, MIN_SATURATION = 0.3, 70
+FLAT_SIDE, FLAT_LEVELS = 48, 8
+MIN_FRAME_SIDE = 24  # px: a frame smaller than the cascade's window has no face to find
+WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
+# Faces too small for the whole frame (down to min_face_fraction) are searched for on tiles, only
+# where the whole frame shows a hint of one: every such face of the tuning frames scored >= 0.15.
+HINT_SCORE = 0.12
+LIKELY_FACE_SCORE = 0.5  # an unconfirmed proposal this strong is where a face likely is (its quality says why)
+EYE_SQUARE = 0.45  # of the proposal's width: the square around each eye keypoint
+EYE_SIDE = 40  # px: that square's size for the eye cascade
+MIN_EYE_VOTES = 9  # an eye, for a weak proposal or a face BlazeFace is not sure of
+MIN_HINT_VOTES = 3  # a hint of an eye, for a confident other proposal
+# Boxes of two visible faces hardly overlap, so boxes that share a fifth of the smaller one's area
+# are one face seen twice.
+_SAME_FACE_OVERLAP = 0.2
+
+
+def limit_opencv_threads(n: int = 1) -> None:
+    """Spark already runs one task per core: OpenCV's own thread pool on top would oversubscribe."""
+    cv2.setNumThreads(max(0, int(n)))
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    model: Path
+    min_face_fraction: float  # of the frame's shorter side: smaller faces are not looked for
+    face_score: float
+    sure_face_score: float  # below it, a face must also show an eye
+    other_face_score: float
+    scale_factor: float  # the Haar cascade's, when it confirms
+    min_neighbors: int
+
+    @staticmethod
+    def of(cfg: Config) -> "DetectorSettings":
+        return DetectorSettings(model_path(cfg.face_model), cfg.min_face_fraction, cfg.face_score,
+                                cfg.sure_face_score, cfg.other_face_score, cfg.scale_factor, cfg.min_neighbors)
+
+
+@dataclass(frozen=True)
+class Eyes:
+    """Eye centres in source-frame pixels: the one on the image's left, then the other."""
+
+    left: tuple[float, float]
+    right: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class FaceFinding:
+    """Exactly one face that both detectors agree on, and its eyes."""
+
+    box: Box
+    eyes: Eyes
+    score: float
+    faces: int = 1
+
+
+@dataclass(frozen=True)
+class FaceRejection:
+    """No usable single face: `reason` is no_face or multiple_faces. `region`: where a face likely
+    is (an unconfirmed proposal's box), so that its quality can say why it was not confirmed."""
+
+    reason: Reason
+    faces: int
+    detail: str = ""
+    region: Optional[Box] = None
+
+
+class FaceDetector:
+    """Not for sharing between threads (OpenCV's cascades keep per-call state): one per process."""
+
+    def __init__(self, settings: DetectorSettings) -> None:
+        self.settings = settings
+        self._net: BlazeFace = blazeface(settings.model)
+        self._cascade = _cascade(CASCADE_FILE)
+        self._eye_cascade = _cascade(EYE_CASCADE_FILE)
+
+    def find(self, image_bgr: np.ndarray) -> FaceFinding | FaceRejection:
+        """The whole frame first; the tiles too (small faces) when it shows no face, or a face
+        and something else that may be a small second face."""
+        image = _bgr(image_bgr)
+        if min(image.shape[:2]) < MIN_FRAME_SIDE:
+            return FaceRejection(Reason.NO_FACE, 0)
+        gray = to_gray(image)
+        min_side = self.settings.min_face_fraction * min(image.shape[:2]) * _BLAZE_TO_HAAR
+        whole = self._net.whole(image, HINT_SCORE)
+        hints = _at_least(whole.proposals(), min_side)
+        found = self._decide(image, gray, _at_least(hints, 0, WEAK_SCORE))
+        small = [p.box for p in hints if p.box.w < 2 * self._net.smallest_whole_face(image) and _unlike(found, p)]
+        if small and (isinstance(found, FaceFinding) or found.reason is Reason.NO_FACE):
+            tiles = self._net.tiles(image, WEAK_SCORE, min_side, small)
+            if tiles.scores.size:
+                found = self._decide(image, gray, _at_least((whole + tiles).proposals(), min_side, WEAK_SCORE))
+        return found
+
+    def _decide(self, image: np.ndarray, gray: np.ndarray, proposals: list[Proposal]) -> FaceFinding | FaceRejection:
+        if not proposals:
+            return FaceRejection(Reason.NO_FACE, 0)
+        smallest = self.settings.min_face_fraction * min(image.shape[:2])
+        confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not drawn(image, p.box)
+                     and (box := self._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest
+                     and (p.score >= self.settings.sure_face_score or self._has_an_eye(gray, p))]
+        if not confirmed:
+            likely = proposals[0].box if proposals[0].score >= LIKELY_FACE_SCORE else None
+            return FaceRejection(Reason.NO_FACE, 0, "no face that both detectors see", likely)
+        if len(confirmed) > 1:
+            return FaceRejection(Reason.MULTIPLE_FACES, len(confirmed), f"another face at {confirmed[1][1]}")
+        face, box = confirmed[0]
+        for other in proposals:
+            if other is not face and _apart(other.box, face.box) and self._another_face(gray, other):
+                return FaceRejection(Reason.MULTIPLE_FACES, 2, f"another face at {other.box} (score {other.score:.2f})")
+        left, right = face.eyes
+        return FaceFinding(box, Eyes(left, right), face.score)
+
+    def _another_face(self, gray: np.ndarray, proposal: Proposal) -> bool:
+        """A confident proposal that a second look backs (the Haar cascade, or a hint of an eye:
+        BlazeFace alone scores textures that high); a weak one with an eye, or with a hint of one
+        that the Haar cascade confirms (a face cut off by the frame's edge scores low)."""
+        votes = self.eye_votes(gray, proposal)
+        if proposal.score >= self.settings.other_face_score:
+            return votes >= MIN_HINT_VOTES or self._confirm(gray, proposal) is not None
+        return votes >= MIN_EYE_VOTES or (votes >= MIN_HINT_VOTES and self._confirm(gray, proposal) is not None)
+
+    def _confirm(self, gray: np.ndarray, proposal: Proposal) -> Optional[Box]:
+        """The Haar box (source pixels) that agrees with `proposal`, or None. The region is turned
+        so that the proposal's eyes are level: the cascade sees only upright faces."""
+        b = proposal.box
+        side = (1 + 2 * CONFIRM_GROW) * max(b.w, b.h)
+        scale = CONFIRM_WIDTH / side
+        (lx, ly), (rx, ry) = proposal.eyes
+        centre = (b.x + b.w / 2, b.y + b.h / 2)
+        m = cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(ry - ly, rx - lx))), scale)
+        m[:, 2] += (CONFIRM_WIDTH / 2 - centre[0], CONFIRM_WIDTH / 2 - centre[1])
+        region = _warped(gray, m, CONFIRM_WIDTH, scale)
+        # The face fills about half the region: smaller windows are not this face (and cost the most).
+        smallest = round(CONFIRM_MIN_FACE * CONFIRM_WIDTH)
+        rects = self._cascade.detectMultiScale(region, scaleFactor=self.settings.scale_factor,
+                                               minNeighbors=self.settings.min_neighbors, minSize=(smallest, smallest))
+        back = cv2.invertAffineTransform(m)
+        upright = Box(round(CONFIRM_WIDTH / 2 - b.w * scale / 2), round(CONFIRM_WIDTH / 2 - b.h * scale / 2),
+                      round(b.w * scale), round(b.h * scale))
+        best, best_iou = None, CONFIRM_IOU
+        for x, y, w, h in np.asarray(rects).reshape(-1, 4):
+            iou = _iou(Box(int(x), int(y), int(w), int(h)), upright)
+            if iou >= best_iou:
+                cx, cy = back @ np.array([x + w / 2, y + h / 2, 1.0])
+                size = w / scale
+                best, best_iou = Box(round(cx - size / 2), round(cy - size / 2), round(size), round(size)), iou
+        return None if best is None else _clipped(best, gray.shape[1], gray.shape[0])
+
+    def _has_an_eye(self, gray: np.ndarray, proposal: Proposal) -> bool:
+        """Whether the eye cascade sees an eye at either eye keypoint of the proposal."""
+        return self.eye_votes(gray, proposal) >= MIN_EYE_VOTES
+
+    def eye_votes(self, gray: np.ndarray, proposal: Proposal) -> int:
+        """The eye cascade's votes for the likelier eye, at the proposal's eye keypoints."""
+        side = max(4, round(EYE_SQUARE * proposal.box.w))
+        votes = 0
+        for x, y in proposal.eyes:
+            square = _cut(gray, Box(round(x - side / 2), round(y - side / 2), side, side), EYE_SIDE)
+            _, counts = self._eye_cascade.detectMultiScale2(square, scaleFactor=1.1, minNeighbors=1)
+            votes = max(votes, int(np.max(counts)) if len(counts) else 0)
+        return votes
+
+
+def _unlike(found: FaceFinding | FaceRejection, proposal: Proposal) -> bool:
+    """Whether `proposal` may be a face other than the one found (any, when none was)."""
+    return not isinstance(found, FaceFinding) or _apart(proposal.box, found.box)
+
+
+def _at_least(proposals: list[Proposal], side: float, score: float = 0.0) -> list[Proposal]:
+    return [p for p in proposals if p.box.w >= side and p.score >= score]
+
+
+# BlazeFace's box is a tight inner-face square, about 0.9x the Haar box: sizes set in Haar terms
+# (min_face_fraction, min_face_px) are compared with a proposal's width through this factor.
+_BLAZE_TO_HAAR = 0.9
+
+
+def flatness(image_bgr: np.ndarray, box: Box) -> float:
+    """The share of the box's pixels (at FLAT_SIDE px, blurred) within FLAT_LEVELS grey levels, in
+    every colour channel, of the box's most common colour: drawings are mostly one colour."""
+    return _flatness(_cut(image_bgr, box, FLAT_SIDE))
+
+
+def saturation(image_bgr: np.ndarray, box: Box) -> float:
+    """The median colour saturation (HSV S, 0-255) of the box's pixels at FLAT_SIDE px."""
+    return _saturation(_cut(image_bgr, box, FLAT_SIDE))
+
+
+def drawn(image: np.ndarray, box: Box) -> bool:
+    """A drawing of a face, not a face: mostly one colour (a smiley), or rather flat and with
+    little colour (pencil on paper). Skin, even flat-lit or dark, has colour."""
+    patch = _cut(image, box, FLAT_SIDE)
+    flat = _flatness(patch)
+    return flat > MAX_FLATNESS or (flat > PALE_FLATNESS and _saturation(patch) < MIN_SATURATION)
+
+
+def _flatness(patch: np.ndarray) -> float:
+    pixels = cv2.GaussianBlur(patch, (3, 3), 0).reshape(-1, 3).astype(np.int16)
+    bins = (pixels[:, 0] >> 3) * 1024 + (pixels[:, 1] >> 3) * 32 + (pixels[:, 2] >> 3)
+    centre = pixels[bins == np.bincount(bins).argmax()].mean(axis=0)
+    return float(np.mean(np.all(np.abs(pixels - centre) <= FLAT_LEVELS, axis=1)))
+
+
+def _saturation(patch: np.ndarray) -> float:
+    return float(np.median(cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)[:, :, 1]))
+
+
+def _warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:
+    """The `side` square that the affine `m` (frame -> square, shrinking by `scale`) maps the
+    frame onto; beyond the frame, its edge repeated. The part of the frame it needs is cut out
+    first, and shrunk with area averaging when `scale` is small (warpAffine alone would alias)."""
+    corners = cv2.invertAffineTransform(m) @ np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], float).T
+    x0, y0 = (max(0, int(v) - 1) for v in corners.min(axis=1))
+    x1, y1 = min(image.shape[1], int(corners[0].max()) + 2), min(image.shape[0], int(corners[1].max()) + 2)
+    if x1 <= x0 or y1 <= y0:
+        x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
+    part = image[y0:y1, x0:x1]
+    m = m.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], float)
+    if scale < 0.8:
+        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        m[:, :2] /= scale
+    return cv2.warpAffine(part, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _cut(image: np.ndarray, box: Box, width: int) -> np.ndarray:
+    """The box's pixels resized to `width` px wide (height to scale); beyond the frame, its edge
+    repeated."""
+    scale = width / box.w
+    size = (width, max(1, round(box.h * scale)))
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(image.shape[1], box.x + box.w), min(image.shape[0], box.y + box.h)
+    if scale < 0.8 and x1 > x0 and y1 > y0:  # area averaging first: warpAffine alone would alias
+        part = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        m = np.array([[1.0, 0.0, (x0 - box.x) * scale], [0.0, 1.0, (y0 - box.y) * scale]])
+        return cv2.warpAffine(part, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = np.array([[scale, 0.0, -box.x * scale], [0.0, scale, -box.y * scale]])
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+_CASCADES: dict[str, cv2.CascadeClassifier] = {}
+_DETECTORS: dict[DetectorSettings, FaceDetector] = {}
+_LOCK = threading.Lock()
+
+
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    path = str(Path(cv2.data.haarcascades) / name)
+    with _LOCK:
+        cascade = _CASCADES.get(path)
+        if cascade is None:
+            cascade = cv2.CascadeClassifier(path)
+            if cascade.empty():
+                raise RuntimeError(f"cannot load the Haar cascade {path}")
+            _CASCADES[path] = cascade
+        return cascade
+
+
+def detector_for(cfg: Config, threads: Optional[int] = 1) -> FaceDetector:
+    """The process's detector for these settings; the first call also sets OpenCV's thread count
+    (`threads`; None leaves it alone)."""
+    settings = DetectorSettings.of(cfg)
+    with _LOCK:
+        detector = _DETECTORS.get(settings)
+    if detector is None:
+        if threads is not None and not _DETECTORS:
+            limit_opencv_threads(threads)
+        detector = FaceDetector(settings)
+        with _LOCK:
+            detector = _DETECTORS.setdefault(settings, detector)
+    return detector
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {image.dtype}")
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return image
+    raise ValueError(f"expected a grey, BGR or BGRA image, got shape {image.shape}")
+
+
+def _clipped(box: Box, width: int, height: int) -> Box:
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(width, box.x + box.w), min(height, box.y + box.h)
+    return Box(x0, y0, max(1, x1 - x0), max(1, y1 - y0))
+
+
+def _iou(a: Box, b: Box) -> float:
+    iw = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    ih = min(a.y + a.h, b.y + b.h) - max(a.y, b.y)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (a.w * a.h + b.w * b.h - inter)
+
+
+def _apart(candidate: Box, face: Box) -> bool:
+    """Another face, not the same one seen shifted or at another scale: they share less than a
+    fifth of the smaller box."""
+    iw = min(candidate.x + candidate.w, face.x + face.w) - max(candidate.x, face.x)
+    ih = min(candidate.y + candidate.h, face.y + face.h) - max(candidate.y, face.y)
+    if iw <= 0 or ih <= 0:
+        return True
+    return iw * ih / min(candidate.w * candidate.h, face.w * face.h) < _SAME_FACE_OVERLAP

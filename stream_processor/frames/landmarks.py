@@ -1,0 +1,204 @@
+"""Face proposals with landmarks from MediaPipe's short-range BlazeFace, run through `cv2.dnn`.
+
+The frame is letterboxed to a square and scaled to 128x128 (RGB in [-1, 1], NHWC). The network
+scores 896 anchors (a 16x16 grid with 2 anchors a cell, then 8x8 with 6) and regresses, for each,
+a box and six keypoints (the eyes, image-left first, the nose tip, the mouth, the ears) in input
+pixels from the anchor's centre. Overlapping detections are blended as MediaPipe does (weighted
+non-maximum suppression), which steadies the keypoints.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..records import Box
+from .face_model import checked
+
+INPUT_SIDE = 128
+_GRIDS = ((16, 2), (8, 6))  # cells per side, anchors per cell
+_BLEND_IOU = 0.3  # detections overlapping more than this are one face, blended by score
+# The smallest face (px of the 128 px input) the network finds reliably: on real faces pasted into
+# 640x480 frames, 24 px (120 px in the frame) scored >= 0.75 every time, 20 px most of the time.
+SMALLEST_INPUT_FACE = 22
+RELIABLE_INPUT_FACE = 26  # px of the input: above it the whole frame alone finds a face every time
+TILE_EDGE = 0.02  # of a tile's side: a tile's detection this near an inner edge may be a cut face
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A face BlazeFace sees: its box (a tight square on the inner face, source pixels), its
+    score (0-1) and its keypoints (x, y in source pixels): eyes, nose, mouth, ears."""
+
+    box: Box
+    score: float
+    keypoints: tuple[tuple[float, float], ...]
+
+    @property
+    def eyes(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The eye centres, the one on the image's left first."""
+        a, b = self.keypoints[0], self.keypoints[1]
+        return (a, b) if a[0] <= b[0] else (b, a)
+
+
+@dataclass(frozen=True)
+class Detections:
+    """The network's raw detections: (n, 16) geometry (box corners, then 6 keypoints, in frame
+    pixels) and n scores."""
+
+    geometry: np.ndarray
+    scores: np.ndarray
+
+    def __add__(self, other: "Detections") -> "Detections":
+        return Detections(np.concatenate([self.geometry, other.geometry]), np.concatenate([self.scores, other.scores]))
+
+    def proposals(self) -> list[Proposal]:
+        """One proposal per face, best first: overlapping detections blended as MediaPipe does."""
+        return [_proposal(g, s) for g, s in _blended(self.geometry, self.scores)]
+
+
+def _anchors() -> np.ndarray:
+    centres = [((x + 0.5) / cells, (y + 0.5) / cells)
+               for cells, per_cell in _GRIDS for y in range(cells) for x in range(cells) for _ in range(per_cell)]
+    return np.array(centres, np.float32) * INPUT_SIDE
+
+
+_ANCHORS = _anchors()
+
+
+class BlazeFace:
+    """One network per process; `propose` is not for concurrent threads (cv2.dnn keeps state)."""
+
+    def __init__(self, model: Path) -> None:
+        self._net = cv2.dnn.readNetFromONNX(str(checked(model)))
+        # OpenCV 4.14 asserts in forward() on a MaxPool that feeds a channel-padding Concat when
+        # layers are fused; unfused it runs, at the same cost.
+        self._net.enableFusion(False)
+        self._outputs = self._net.getUnconnectedOutLayersNames()
+        self._lock = threading.Lock()
+
+    def whole(self, image_bgr: np.ndarray, min_score: float) -> Detections:
+        """Detections on the whole frame (BGR uint8), which finds faces down to about a fifth of
+        its longer side."""
+        height, width = image_bgr.shape[:2]
+        return self._raw(image_bgr, 0, 0, max(height, width), min_score)
+
+    def tiles(self, image_bgr: np.ndarray, min_score: float, min_face: float, near: list[Box]) -> Detections:
+        """Detections on the tiles of a 2x2 overlapping tiling that hold one of the boxes `near`
+        best, at the scale that finds a `min_face` px face (none when the whole frame finds it)."""
+        height, width = image_bgr.shape[:2]
+        tiles = _tiles(width, height, min_face)
+        wanted = {max(tiles, key=lambda t: _inside_by(box, t)) for box in near} if tiles else set()
+        found = [_within_tile(self._raw(image_bgr[y:y + side, x:x + side], x, y, side, min_score), x, y, side, width, height)
+                 for x, y, side in tiles if (x, y, side) in wanted]
+        return Detections(np.concatenate([d.geometry for d in found] or [np.empty((0, 16))]),
+                          np.concatenate([d.scores for d in found] or [np.empty(0)]))
+
+    @staticmethod
+    def smallest_whole_face(image_bgr: np.ndarray) -> float:
+        """The smallest face (px) the whole frame finds reliably; smaller ones need the tiles."""
+        return RELIABLE_INPUT_FACE * max(image_bgr.shape[:2]) / INPUT_SIDE
+
+    def _raw(self, image: np.ndarray, x0: int, y0: int, side: int, min_score: float) -> Detections:
+        """Detections of the `side` square at (x0, y0) of the frame (`image` is that part, letterboxed
+        to the square): (n, 16) geometry (box corners, 6 keypoints) in frame pixels, and scores."""
+        height, width = image.shape[:2]
+        scale = side / INPUT_SIDE
+        px, py = (side - width) // 2, (side - height) // 2
+        small = cv2.resize(image, (max(1, round(width / scale)), max(1, round(height / scale))), interpolation=cv2.INTER_AREA)
+        square = np.zeros((INPUT_SIDE, INPUT_SIDE, 3), np.uint8)
+        ox, oy = round(px / scale), round(py / scale)
+        square[oy:oy + small.shape[0], ox:ox + small.shape[1]] = small[:INPUT_SIDE - oy, :INPUT_SIDE - ox]
+        blob = cv2.cvtColor(square, cv2.COLOR_BGR2RGB).astype(np.float32)[None] * (2 / 255) - 1
+        with self._lock:
+            self._net.setInput(blob)
+            scores_16, scores_8, boxes_16, boxes_8 = self._net.forward(self._outputs)
+        logits = np.concatenate([scores_16.reshape(-1), scores_8.reshape(-1)])
+        keep = np.flatnonzero(logits >= _logit(min_score))
+        regs = np.concatenate([boxes_16.reshape(-1, 16), boxes_8.reshape(-1, 16)])[keep]
+        centres = _ANCHORS[keep] + regs[:, :2]
+        sizes = regs[:, 2:4]
+        points = _ANCHORS[keep, None, :] + regs[:, 4:].reshape(-1, 6, 2)
+        geometry = np.concatenate([centres - sizes / 2, centres + sizes / 2, points.reshape(-1, 12)], axis=1)
+        geometry = geometry * scale + np.tile([x0 - ox * scale, y0 - oy * scale], 8)
+        return Detections(geometry, 1 / (1 + np.exp(-logits[keep])))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def _tiles(width: int, height: int, min_face: float) -> list[tuple[int, int, int]]:
+    """Squares (x, y, side) of a 2x2 overlapping tiling, each at least 0.6 x the longer side, at
+    which a `min_face` face is found: none when the whole frame finds it."""
+    longest = max(width, height)
+    if min_face <= 0 or min_face * INPUT_SIDE / longest >= SMALLEST_INPUT_FACE:
+        return []
+    side = min(longest, max(round(0.6 * longest), round(min_face * INPUT_SIDE / SMALLEST_INPUT_FACE)))
+    xs = sorted({0, max(0, width - side)})
+    ys = sorted({0, max(0, height - side)})
+    return [(x, y, side) for y in ys for x in xs]
+
+
+def _inside_by(box: Box, tile: tuple[int, int, int]) -> float:
+    """How far the box's centre lies inside the tile (px to its nearest edge; negative outside)."""
+    x, y, side = tile
+    cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    return min(cx - x, x + side - cx, cy - y, y + side - cy)
+
+
+def _within_tile(found: Detections, x: int, y: int, side: int, width: int, height: int) -> Detections:
+    """A tile's detections whose box lies inside the tile, away from its inner edges: a face the
+    tile cuts is another tile's or the whole frame's to find, whole."""
+    geometry, scores = found.geometry, found.scores
+    pad = TILE_EDGE * side
+    lo_x, lo_y = (x + pad if x > 0 else -np.inf), (y + pad if y > 0 else -np.inf)
+    hi_x = x + side - pad if x + side < width else np.inf
+    hi_y = y + side - pad if y + side < height else np.inf
+    ok = (geometry[:, 0] >= lo_x) & (geometry[:, 1] >= lo_y) & (geometry[:, 2] <= hi_x) & (geometry[:, 3] <= hi_y)
+    return Detections(geometry[ok], scores[ok])
+
+
+def _blended(geometry: np.ndarray, scores: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted suppression: the best detection and all that overlap it become one,
+    their geometry averaged by score, the best score kept."""
+    order = np.argsort(-scores)
+    geometry, scores = geometry[order], scores[order]
+    left = np.ones(len(scores), bool)
+    out = []
+    for i in range(len(scores)):
+        if not left[i]:
+            continue
+        overlap = left & (_iou(geometry[i, :4], geometry[:, :4]) > _BLEND_IOU)
+        overlap[i] = True
+        w = scores[overlap]
+        out.append(((geometry[overlap] * w[:, None]).sum(0) / w.sum(), float(scores[i])))
+        left &= ~overlap
+    return out
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    iw = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
+    inter = iw * ih
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return inter / np.maximum(area, 1e-6)
+
+
+def _proposal(g: np.ndarray, score: float) -> Proposal:
+    x0, y0, x1, y1 = (float(v) for v in g[:4])
+    box = Box(round(x0), round(y0), max(1, round(x1 - x0)), max(1, round(y1 - y0)))
+    points = tuple((float(g[4 + 2 * k]), float(g[5 + 2 * k])) for k in range(6))
+    return Proposal(box, round(score, 4), points)
+
+
+@lru_cache(maxsize=2)
+def blazeface(model: Path) -> BlazeFace:
+    """The process's network for this file: each Python worker loads it once."""
+    return BlazeFace(model)
