@@ -142,9 +142,9 @@ def run_structured(cfg: Config, available_now: bool = False) -> int:
     if error is not None:
         log.critical("stream-processor: the query failed, its batch is not done: %s", error)
         state.failure = RuntimeError(error)
-    graceful = driver.stopping()
     with state.batch_lock:  # the batch in flight finishes; a later one raises _Stopping
         state.stop.set()
+    graceful = driver.stopping()
     query.stop()
     commits.flush()
     spark.stop()
