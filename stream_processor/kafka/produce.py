@@ -134,6 +134,8 @@ def send_all(messages: Iterator[Outgoing] | list[Outgoing], cfg: Config, rate: f
     from . import clients as kafka_clients
 
     kafka_clients.ensure_topic(cfg, cfg.topic, partitions=partitions)
+    # Message i goes to partition i % n: the same input gives the same offsets on any fresh topic.
+    spread = max(1, len(kafka_clients.partitions(cfg)))
     producer = kafka_clients.make_producer(cfg)
     progress = Progress(len(messages) if isinstance(messages, list) else total, quiet)
     interval = 1.0 / rate if rate > 0 else 0.0
@@ -146,7 +148,7 @@ def send_all(messages: Iterator[Outgoing] | list[Outgoing], cfg: Config, rate: f
             if interval:
                 next_at += interval
                 time.sleep(max(0.0, next_at - time.monotonic()))
-            producer.send(cfg.topic, value=item.value)
+            producer.send(cfg.topic, value=item.value, partition=progress.sent % spread)
             progress.step()
         producer.flush()
     finally:
