@@ -19,12 +19,14 @@ def no_spark(monkeypatch):
     """Any start of Spark or of the job fails the test."""
     import stream_processor.engines.dstream as job
     import stream_processor.engines.replay as replay
+    import stream_processor.engines.structured as structured
 
     def started(*_a, **_k):
         raise AssertionError("Spark started before the mistake was reported")
 
     monkeypatch.setattr(replay, "local_session", started)
     monkeypatch.setattr(job, "run_job", started)
+    monkeypatch.setattr(structured, "run_structured", started)
 
 
 def one_line(capsys) -> str:
@@ -37,6 +39,11 @@ def test_replay_of_a_missing_file(capsys, tmp_path):
     missing = tmp_path / "nope.jsonl"
     assert cli.main(["replay", "--input", str(missing), "--output-dir", str(tmp_path / "out")]) == 2
     assert one_line(capsys) == f"stream_processor: input file {missing} does not exist"
+
+
+def test_available_now_needs_the_structured_engine(capsys, tmp_path):
+    assert cli.main(["run", "--available-now", "--output-dir", str(tmp_path / "out")]) == 2
+    assert one_line(capsys) == "stream_processor: --available-now needs the structured engine (--engine structured)"
 
 
 def test_output_folder_under_a_file(capsys, tmp_path):
