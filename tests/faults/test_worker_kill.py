@@ -6,6 +6,7 @@ baseline's, byte for byte."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -20,31 +21,45 @@ from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert
 pytestmark = pytest.mark.faults
 
 
-class PythonActivity:
-    """Whether a Python worker of an executor runs a task now: its Python processes used CPU since
-    the last look. (/proc is cheap to read every few ms; the driver's REST API is not.)"""
+class RunningTasks:
+    """Whether an executor runs a task now, from its own log (stderr in its work folder): a
+    "Running task ... (TID n)" line with no "Finished task ... (TID n)" after it yet. CPU use of
+    its Python workers was not enough: they also spin between tasks, and a kill there lost no work."""
 
-    def __init__(self, executor_pid: int):
-        self.executor_pid = executor_pid
-        self.last = self._cpu()
+    STARTED = re.compile(r"Running task .*\(TID (\d+)\)")
+    ENDED = re.compile(r"(?:Finished|Exception in|Executor killed) task .*\(TID (\d+)\)")
+
+    def __init__(self, work_dir: str):
+        self.log = Path(work_dir) / "stderr"
+        self.read = 0
+        self.partial = ""
+        self.running: set[str] = set()
         self.looks = 0
-
-    def _cpu(self) -> int:
-        ticks = 0
-        for pid in descendants(self.executor_pid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if any("pyspark" in a for a in cmdline(pid)):
-                ticks += int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks (10 ms)
-        return ticks
 
     def busy(self) -> bool:
         self.looks += 1
-        now = self._cpu()
-        used, self.last = now - self.last, now
-        return used >= 2  # 20 ms of CPU since the last look, a few ms ago: computing, not idling
+        try:
+            with self.log.open("rb") as f:
+                f.seek(self.read)
+                chunk = f.read()
+        except OSError:
+            return False
+        self.read += len(chunk)
+        *lines, self.partial = (self.partial + chunk.decode(errors="replace")).split("\n")
+        for line in lines:
+            if m := self.STARTED.search(line):
+                self.running.add(m.group(1))
+            elif m := self.ENDED.search(line):
+                self.running.discard(m.group(1))
+        return bool(self.running)
+
+
+def task_log_config(tmp_path: Path, code: Path) -> Path:
+    """The project's quiet log4j2 configuration, with the executor's task lines (INFO) added."""
+    conf = tmp_path / "log4j2-tasks.properties"
+    conf.write_text((code / "conf" / "log4j2.properties").read_text()
+                    + "\nlogger.tasks.name = org.apache.spark.executor.Executor\nlogger.tasks.level = info\n")
+    return conf
 
 
 def executor_processes() -> dict[str, tuple[int, str]]:
@@ -66,7 +81,9 @@ def executor_processes() -> dict[str, tuple[int, str]]:
 def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, standalone_cluster, tmp_path, engine):
     code, group, out = baseline.code, f"worker-kill-{engine}", tmp_path / "out"
     dlq = f"{TOPIC}.dlq.{group}"
-    submit = [str(code / "spark-submit.sh"), "--master", standalone_cluster.url,
+    # The later -Dlog4j.configurationFile wins: the executors log when each task starts and ends.
+    tasks_log = f"spark.executor.extraJavaOptions=-Dlog4j.configurationFile=file:{task_log_config(tmp_path, code)}"
+    submit = [str(code / "spark-submit.sh"), "--master", standalone_cluster.url, "--conf", tasks_log,
               "--", *run_args(baseline.bootstrap, group, out, rate=3, extra=["--dlq-topic", dlq, "--engine", engine])]
     job = JobProcess(code, [], tmp_path / "job.log", command=submit, env=job_env(code))
     try:
@@ -78,8 +95,8 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
             executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
                                    "an executor on each worker", job)
             victim = next(i for i, (_, cwd) in executors.items() if f"{os.sep}worker-1{os.sep}" in cwd + os.sep)
-            pid = executors[victim][0]
-            activity = PythonActivity(pid)
+            pid, work_dir = executors[victim]
+            activity = RunningTasks(work_dir)
             # Mid-stream: a batch is done, the next ones are queued; kill when the victim runs a task.
             wait_until(lambda: job.summaries(), 180, "a first batch", job, 0.1)
             batches_before = len(job.summaries())
