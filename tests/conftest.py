@@ -22,7 +22,7 @@ def spark():
 
     jars = sorted(str(p) for p in (ROOT / "jars").glob("*.jar"))
     builder = (SparkSession.builder.master("local[2]").appName("stream-processor-tests")
-               .config(KEY, driver_java_options())  # as spark-submit.sh's runs: C1, the parallel collector
+               .config(KEY, driver_java_options())  # as spark-submit.sh's runs: C1, parallel GC, class archive
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "2")

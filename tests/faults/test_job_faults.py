@@ -1,18 +1,18 @@
 """The job (`python -m stream_processor run`, local[*]) disturbed mid-stream, then compared with
 the undisturbed baseline run over the same topic: crops byte for byte, manifest rows by source
-coordinates. Every run has its own consumer group and output folder."""
+coordinates. Every run has its own consumer group and output folder. The driver kill runs both
+engines side by side (tests/faults/driver_kill.py), after the tests that run one job each."""
 
 from __future__ import annotations
 
 import os
-import re
 import time
 from pathlib import Path
 
 import pytest
 
-from stream_processor.operations import logs
 from stream_processor.output.enrollment import UserStatus
+from tests.faults.driver_kill import ENGINES, RATE, DriverKill, dead_letter_topic, group_of, run_driver_kills
 from tests.faults.harness import (TOPIC, USERS, JobProcess, assert_dead_letters, assert_same_output, committed_total,
                                   copy_output, latest_events, manifest_coverage, run_args, snapshot, wait_until)
 from tests.support.output import state_of
@@ -43,70 +43,6 @@ def test_undisturbed_run_keeps_and_announces_each_users_enrollment(baseline):
         assert (event["count"], event["frames"], event["rejected"]) == (status.count, status.frames, status.rejected)
         # below the target: collecting, or stalled when its frames are older than enrollment_idle_s
         assert event["state"] in ("collecting", "stalled") and event["version"] == [0, status.frames]
-
-
-def _crop_offsets(out: Path) -> dict[int, int]:
-    """partition -> 1 + the highest offset with a crop on disk."""
-    found: dict[int, int] = {}
-    for path in out.glob("*/*.png"):
-        m = re.fullmatch(rf"{re.escape(TOPIC)}-p(\d+)-o(\d+)\.png", path.name)
-        if m:
-            p, o = int(m.group(1)), int(m.group(2))
-            found[p] = max(found.get(p, 0), o + 1)
-    return found
-
-
-def _first_batch_delay_s(job: JobProcess) -> float:
-    """Seconds from the stream's start (the job's "reading ..." entry) to the batch time of its
-    first batch with records."""
-    entries = job.entries()
-    started = next(logs.logged_at(e) for e in entries if e["message"].startswith("stream-processor: reading"))
-    first = next(s.batch_time for s in map(logs.batch_summary, entries) if s is not None and s.inputs > 0)
-    return (first - started).total_seconds()
-
-
-@pytest.mark.parametrize("engine", ["dstream", "structured"])
-def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, fresh_group, tmp_path, engine):
-    """The structured engine restarts with `--available-now` (a backfill from Kafka's retention):
-    from its checkpoint it reads what the topic holds, in batches of the rate limit, then stops by
-    itself, with no idle time and no signal."""
-    total = len(baseline.messages)
-    out, dlq = tmp_path / "out", f"{TOPIC}.dlq.{fresh_group}"
-    args = run_args(baseline.bootstrap, fresh_group, out, rate=3, extra=["--dlq-topic", dlq, "--engine", engine])
-
-    def output_ahead_of_commits():
-        """Mid-stream, at the worst moment: a batch is committed, and a later one has written
-        crops (its manifest may or may not be written) but is not committed yet."""
-        committed = committed_total(baseline.bootstrap, fresh_group)
-        if not 0 < sum(committed.values()) < total - 12:  # two batches (or more) left after the next
-            return None
-        ahead = {p: n for p, n in _crop_offsets(out).items() if n > committed.get(p, 0)}
-        return (committed, ahead) if ahead else None
-
-    with JobProcess(baseline.code, args, tmp_path / "first.log") as job:
-        committed, ahead = wait_until(output_ahead_of_commits, 120, "crops of an uncommitted batch", job, 0.05)
-        job.kill()  # SIGKILL: driver, JVM and Python workers at once, no shutdown hook
-    assert job.proc.returncode == -9
-    assert sum(committed_total(baseline.bootstrap, fresh_group).values()) < total
-
-    if engine == "structured":
-        args = run_args(baseline.bootstrap, fresh_group, out, rate=3, exit_when_idle_s=0,
-                        extra=["--dlq-topic", dlq, "--engine", engine, "--available-now"])
-    with JobProcess(baseline.code, args, tmp_path / "second.log") as job:
-        assert job.wait(180) == 0, job.tail()
-    if engine == "structured":
-        inputs = [s.inputs for s in job.summaries()]
-        assert len(inputs) >= 2 and max(inputs) <= 3 * 2, inputs  # batches of rate x partitions, not all at once
-    # It reads at once: the partitions are assigned, not subscribed, so the killed driver's
-    # consumer, still a member of the group until its session times out, does not hold it up.
-    delay = _first_batch_delay_s(job)
-    assert delay <= 2 * BATCH_INTERVAL_S, f"the first batch came {delay:.1f} s after the stream started"
-    assert committed_total(baseline.bootstrap, fresh_group) == manifest_coverage(out)
-    got = snapshot(out)
-    assert_same_output(got, baseline.output)  # the crops written before the kill were rewritten, same bytes
-    assert_dead_letters(baseline.bootstrap, dlq, baseline.sent)
-    print(f"killed with commits at {committed}, crops up to {ahead}; restarted, first batch {delay:.1f} s after start; "
-          f"{got.raw_rows} manifest rows for {total} records, {len(got.temps)} temp files left")
 
 
 def _block(path: Path, aside: Path) -> None:
@@ -180,3 +116,33 @@ def test_reset_group_reprocesses_everything_without_new_or_changed_files(baselin
     assert after.raw_rows == 2 * before.raw_rows  # processed again: readers dedupe by coordinates
     assert len(manifest_rows(out)) == len(baseline.messages)
     assert not after.temps
+
+
+@pytest.fixture(scope="module")
+def driver_kills(baseline, tmp_path_factory) -> dict[str, DriverKill]:
+    """Both engines killed mid-stream and restarted, side by side (tests/faults/driver_kill.py)."""
+    return run_driver_kills(baseline, tmp_path_factory.mktemp("driver-kill"))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline, driver_kills, engine):
+    """The structured engine restarts with `--available-now`: it reads what the topic holds, in
+    batches of the rate limit, then stops by itself."""
+    run = driver_kills[engine]
+    assert run.first_returncode == -9
+    assert run.committed_after_kill < len(baseline.messages)
+    assert run.restart_returncode == 0, run.restart_log
+    if engine == "structured":
+        inputs = [s.inputs for s in run.restart_batches]
+        assert len(inputs) >= 2 and max(inputs) <= RATE * 2, inputs  # batches of rate x partitions, not all at once
+    # It reads at once: the partitions are assigned, not subscribed, so the killed driver's
+    # consumer, still a member of the group until its session times out, does not hold it up.
+    delay = run.first_batch_delay_s
+    assert delay <= 2 * BATCH_INTERVAL_S, f"the first batch came {delay:.1f} s after the stream started"
+    assert committed_total(baseline.bootstrap, group_of(engine)) == manifest_coverage(run.output_dir)
+    got = snapshot(run.output_dir)
+    assert_same_output(got, baseline.output)  # the crops written before the kill were rewritten, same bytes
+    assert_dead_letters(baseline.bootstrap, dead_letter_topic(engine), baseline.sent)
+    print(f"killed with commits at {run.killed_with}, crops up to {run.crops_ahead}; restarted, first batch "
+          f"{delay:.1f} s after start; {got.raw_rows} manifest rows for {len(baseline.messages)} records, "
+          f"{len(got.temps)} temp files left")

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import cmdline, descendants, kill_leftovers
+from tests.support.spark_conf import maps_class_archive
 from tests.faults.harness import (TOPIC, JobProcess, assert_dead_letters, assert_same_output, committed_total, job_env,
                                   manifest_coverage, run_args, snapshot, wait_until)
 
@@ -94,6 +95,7 @@ def test_executor_killed_mid_batch_on_a_cluster_gives_the_same_output(baseline, 
 
             executors = wait_until(lambda: (lambda e: e if len(e) == 2 else None)(ours()), 120,
                                    "an executor on each worker", job)
+            assert all(maps_class_archive(pid) for pid, _ in executors.values()), "spark-submit.sh's class archive"
             victim = next(i for i, (_, cwd) in executors.items() if f"{os.sep}worker-1{os.sep}" in cwd + os.sep)
             pid, work_dir = executors[victim]
             activity = RunningTasks(work_dir)

@@ -450,11 +450,16 @@ def test_spark_submit_rejects_bad_arguments_with_exit_2(args):
     assert "spark-submit.sh" in result.stderr and "--help" in result.stderr
 
 
-def test_spark_submit_builds_the_command(fake_jars):
+@pytest.mark.parametrize("archive", [True, False])
+def test_spark_submit_builds_the_command(fake_jars, tmp_path, archive):
+    """With a class-data archive (scripts/class-archive.sh), the driver and the executors start from it."""
+    jsa = tmp_path / "spark.jsa"
+    if archive:
+        jsa.write_bytes(b"archive")
     result = submit("--dry-run", "--master", "spark://127.0.0.1:7077", "--output-dir", "/data/out",
                     "--total-executor-cores=2", "--conf", "spark.executor.extraJavaOptions=-Dx=1",
                     "--exit-when-idle", "20", "--conf", "spark.app.name=t", "--", "--topic", "-odd-",
-                    env={"STREAM_PROCESSOR_JARS": str(fake_jars)})
+                    env={"STREAM_PROCESSOR_JARS": str(fake_jars), "STREAM_PROCESSOR_CLASS_ARCHIVE": str(jsa)})
     assert result.returncode == 0, result.stderr
     cmd = shlex.split(result.stdout)
     assert Path(cmd[0]).name == "spark-submit"
@@ -465,9 +470,9 @@ def test_spark_submit_builds_the_command(fake_jars):
     assert flag_value(cmd, "--files") == str(ROOT / "conf" / "stream_processor.toml")
     assert flag_value(cmd, "--total-executor-cores") == "2"
     confs = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--conf"]
-    log4j = f"-Dlog4j.configurationFile=file:{ROOT}/conf/log4j2.properties"
-    assert f"spark.driver.extraJavaOptions={log4j}" in confs
-    assert f"spark.executor.extraJavaOptions={log4j} -Dx=1" in confs
+    jvm = f"-Dlog4j.configurationFile=file:{ROOT}/conf/log4j2.properties" + (f" -XX:SharedArchiveFile={jsa}" if archive else "")
+    assert f"spark.driver.extraJavaOptions={jvm}" in confs
+    assert f"spark.executor.extraJavaOptions={jvm} -Dx=1" in confs
     assert "spark.app.name=t" in confs
     run = cmd.index("run")
     assert Path(cmd[run - 1]).name == "run_stream_processor.py"

@@ -9,8 +9,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def code_snapshot(dest: Path, root: Path = ROOT) -> Path:
-    """A copy of `root`'s job (the package, spark-submit.sh, conf/; jars/, .venv and the face
-    model's folder linked): the runs that use it run the same code even while the working tree
+    """A copy of `root`'s job (the package, spark-submit.sh, conf/; jars/, .venv, the face model's
+    folder and the class archive's linked): the runs that use it run the same code even while the working tree
     changes under a long session, and a copy may be altered (bench.py --stand-in-ms)."""
     dest.mkdir(parents=True)
     shutil.copytree(root / "stream_processor", dest / "stream_processor",
@@ -21,4 +21,5 @@ def code_snapshot(dest: Path, root: Path = ROOT) -> Path:
         (dest / name).symlink_to(root / name)
     (dest / ".local").mkdir()
     (dest / ".local" / "models").symlink_to(root / ".local" / "models")  # where face_model looks by default
+    (dest / ".local" / "cds").symlink_to(root / ".local" / "cds")  # the JVMs' class archive, for spark-submit.sh
     return dest
