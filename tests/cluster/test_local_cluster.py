@@ -62,12 +62,15 @@ def cluster(standalone_cluster):
 
 
 def fake_checkout(tmp_path: Path) -> Path:
-    """spark-submit.sh and conf/ of this checkout, the venv, an empty jar and the stand-in job."""
+    """spark-submit.sh and conf/ of this checkout, the venv, the class archive, an empty jar and the
+    stand-in job."""
     repo = tmp_path / "checkout"
     (repo / "stream_processor").mkdir(parents=True)
     shutil.copy2(ROOT / "spark-submit.sh", repo / "spark-submit.sh")
     shutil.copytree(ROOT / "conf", repo / "conf")
     (repo / ".venv").symlink_to(ROOT / ".venv")
+    (repo / ".local").mkdir()
+    (repo / ".local" / "cds").symlink_to(ROOT / ".local" / "cds")  # the JVMs' class archive
     (repo / "jars").mkdir()
     with zipfile.ZipFile(repo / "jars" / "empty.jar", "w") as z:
         z.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\n")
