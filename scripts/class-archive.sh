@@ -38,12 +38,12 @@ rm -f "$ARCHIVE" "$DIR/spark.key"
 work=$(mktemp -d "$DIR/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$PY" -m stream_processor.demo "$work/messages.jsonl" >/dev/null
+# The JVM writes the archive as it exits, after Python has: `cat` waits for the JVM's output to end.
 PYSPARK_SUBMIT_ARGS="--conf spark.ui.enabled=false --conf spark.ui.showConsoleProgress=false \
 --conf 'spark.driver.defaultJavaOptions=$JAVA_OPTS -XX:ArchiveClassesAtExit=$work/spark.jsa' pyspark-shell" \
   "$PY" -m stream_processor replay --input "$work/messages.jsonl" --output-dir "$work/out" 2>&1 | cat >"$work/replay.log" \
   || die "the training replay failed:"$'\n'"$(tail -20 "$work/replay.log")"
 [ -s "$work/spark.jsa" ] || die "the JVM wrote no archive:"$'\n'"$(grep -i 'cds\|error' "$work/replay.log" | tail -5)"
-# (The pipe: the JVM writes the archive as it exits, after Python; `cat` waits for it.)
 # -Xshare:on: the JVM stops rather than start without it, so this proves Spark's JVMs can map it.
 "$SPARK_HOME/bin/spark-submit" --driver-java-options "-Xshare:on -XX:SharedArchiveFile=$work/spark.jsa" --version \
   >"$work/check.log" 2>&1 || die "Spark's JVM cannot use the archive:"$'\n'"$(tail -5 "$work/check.log")"

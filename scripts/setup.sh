@@ -32,5 +32,6 @@ scripts/fetch-faces.sh
 scripts/fetch-model.sh
 scripts/build-jars.sh
 scripts/kafka-broker.sh fetch
-scripts/class-archive.sh
+# An optimisation: without it every Spark JVM still starts, only slower.
+scripts/class-archive.sh || echo "setup: no class archive; Spark's JVMs will start without one" >&2
 echo "setup: ready"
