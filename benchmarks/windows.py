@@ -3,12 +3,14 @@
 
     .venv/bin/python -m benchmarks.windows [--n 120]
 
-Each frame's proposals (the whole frame, and the tiles near every hint of a small face), their
-Haar confirmation, flatness, saturation and eye votes are computed once with the job's detector; then the
-decision of detect.py is replayed over them for each setting, one setting moved at a time with
-the others at their defaults. It approximates `FaceDetector.find` (which searches the tiles only
-when the whole frame leaves the question open), so its rates differ from benchmarks/accuracy.py's
-by a point or two; it is for the shape of each window, not for the figures.
+Each frame's proposals (the whole frame, and a closer look at its best hint of a small face),
+their Haar confirmation, flatness, saturation and eye votes are computed once with the job's
+detector; then the decision of detect.py is replayed over them for each setting, one setting moved
+at a time with the others at their defaults. It approximates `FaceDetector.find` (which looks
+closer only when the whole frame shows no face, and leaves out the closer looks for a second
+face), so its rates differ from benchmarks/accuracy.py's by a point or two; it is for the shape of
+each window, not for the figures. The settings of those closer looks are swept after it
+(`--closer`), each value by running `find` itself over the frames.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from stream_processor.config import Config
-from stream_processor.frames import detect
+from stream_processor.frames import detect, landmarks
 from stream_processor.frames.imaging import to_gray
 from stream_processor.records import Box
 
@@ -62,8 +64,9 @@ def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
                 smallest = Config().min_face_fraction * min(image.shape[:2])
                 side = smallest * detect._BLAZE_TO_HAAR
                 whole = det._net.whole(image, detect.HINT_SCORE)
-                hints = [p.box for p in whole.proposals() if p.box.w >= side]
-                found = (whole + det._net.tiles(image, detect.WEAK_SCORE, side, hints)).proposals()
+                hints = [p.box for p in whole.proposals() if side <= p.box.w < 2 * det._net.smallest_whole_face(image)]
+                closer = det._net.around(image, hints[0], detect.WEAK_SCORE) if hints else whole.at_least(1.0)
+                found = (whole + closer).proposals()
                 proposals = [Seen(p.score, (box := det._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest,
                                   detect.flatness(image, p.box), detect.saturation(image, p.box), det.eye_votes(gray, p), p.box)
                              for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]
@@ -84,6 +87,8 @@ def keeps(proposals: list[Seen], r: Rule) -> bool:
     for p in proposals:
         if p is face or not detect._apart(p.box, face.box):
             continue
+        if p.score >= detect.UNBACKED_FACE_SCORE:
+            return False
         if p.score >= r.other_face_score and (p.confirmed or p.eye_votes >= detect.MIN_HINT_VOTES):
             return False
         if p.score < r.other_face_score and (p.eye_votes >= r.min_eye_votes
@@ -103,10 +108,42 @@ def rates(frames: list[tuple[str, str, list[Seen]]], r: Rule) -> dict[str, float
     return {k: ok / n for k, (ok, n) in sorted(good.items())}
 
 
+# The closer looks for a second face (detect.py, step 3; landmarks.CLOSER): module settings.
+CLOSER_SWEEPS = {(detect, "CLOSER_SCORE"): (0.03, 0.05, 0.08, 0.12), (detect, "CLOSER_LOOKS"): (1, 2, 3),
+                 (detect, "CLOSER_VOTES"): (4, 5, 7, 9), (detect, "CUT_FACE_SCORE"): (0.65, 0.68, 0.7, 0.72, 0.75),
+                 (detect, "EDGE_CUT"): (0.05, 0.1, 0.2), (landmarks, "CLOSER"): (1.6, 2.0, 2.5)}
+
+
+def closer_windows(n: int) -> None:
+    """Each closer-look setting moved in turn, the rates of `find` itself on the tuning frames."""
+    det = detect.detector_for(Config())
+    cases = [(name, "one" if kind == "rotated" else kind, module.make_case(kind, s).image)
+             for name, (module, seed) in SETS.items() for kind in module.KINDS for s in range(seed, seed + n)]
+    for (module, name), values in CLOSER_SWEEPS.items():
+        default = getattr(module, name)
+        for value in values:
+            setattr(module, name, value)
+            try:
+                good: dict[str, list[int]] = {}
+                for set_name, kind, image in cases:
+                    kept = isinstance(det.find(image), detect.FaceFinding)
+                    counts = good.setdefault(f"{set_name} {kind}", [0, 0])
+                    counts[0] += kept if kind == "one" else not kept
+                    counts[1] += 1
+            finally:
+                setattr(module, name, default)
+            cells = "  ".join(f"{k} {100 * ok / total:5.1f}" for k, (ok, total) in sorted(good.items()))
+            print(f"{name:<16} {value:<5} {'*' if value == default else ' '}  {cells}")
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=120, help="tuning frames of each kind of each set")
+    parser.add_argument("--closer", action="store_true", help="only the closer looks' settings, by running find")
     args = parser.parse_args(argv)
+    if args.closer:
+        closer_windows(args.n)
+        return 0
     cfg = Config()
     default = Rule(cfg.face_score, cfg.other_face_score, detect.MAX_FLATNESS, detect.MIN_SATURATION, cfg.sure_face_score,
                    detect.MIN_EYE_VOTES)

@@ -2,18 +2,20 @@
 one face (docs/accuracy.md).
 
 1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints on the whole
-   frame; where it shows a hint of a face too small for that (down to min_face_fraction), the
-   tile of a 2x2 tiling that holds the hint is searched at a finer scale.
+   frame; where it shows none but a hint of a face too small for that (down to min_face_fraction),
+   it looks again closer, at the square round the best hint.
 2. A proposal scoring at least `face_score` is a face when the Haar cascade confirms it on its
    region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU), it is not
    drawn (a drawing of a face fools both detectors, but its box is mostly one colour, or flat and
    colourless like pencil on paper), and, when
    it scores below `sure_face_score`, the eye cascade sees an eye at a keypoint (a mask scores
    that high too).
-3. Exactly one face, and no other face: another proposal scoring at least `other_face_score`
-   that the Haar cascade or a hint of an eye backs, or a weaker one (from WEAK_SCORE) with an eye,
-   or with a hint of one that the cascade confirms (a second face cut off by the frame's edge, or
-   small, scores low).
+3. Exactly one face, and no other face: another proposal scoring at least UNBACKED_FACE_SCORE,
+   or at least `other_face_score` that the Haar cascade or a hint of an eye backs, or a weaker
+   one (from WEAK_SCORE) with an eye, or with a hint of one that the cascade confirms. Then closer
+   looks at the best hints of another face (a second face that is small or cut off by the frame's
+   edge scores low on the whole frame): there, one scoring at least `face_score` that either
+   cascade backs, or one cut off by the edge scoring at least CUT_FACE_SCORE that is not drawn.
 The face's box is the confirming Haar box, in source pixels; its eyes are BlazeFace's keypoints.
 """
 
@@ -38,17 +40,29 @@ EYE_CASCADE_FILE = "haarcascade_eye.xml"
 CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at this width
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
-CONFIRM_MIN_FACE = 0.35  # of the region's width: the smallest Haar box looked for
+CONFIRM_MIN_FACE = 0.4  # of the region's width: the smallest Haar box looked for
 MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27 (darker tones up to 0.48), smileys >= 0.56
 # Picasso's line drawing is 0.35-0.48 flat with a saturation of 10-50; the real faces that flat
 # are the darker tones, saturated 88-174.
 PALE_FLATNESS, MIN_SATURATION = 0.3, 70
 FLAT_SIDE, FLAT_LEVELS = 48, 8
 MIN_FRAME_SIDE = 24  # px: a frame smaller than the cascade's window has no face to find
-WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face
-# Faces too small for the whole frame (down to min_face_fraction) are searched for on tiles, only
-# where the whole frame shows a hint of one: every such face of the tuning frames scored >= 0.15.
+WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face on the whole frame
+# A face too small for the whole frame (down to min_face_fraction) is looked for closer only where
+# the whole frame shows a hint of one: every such face of the tuning frames scored >= 0.15.
 HINT_SCORE = 0.12
+# Closer looks for a second face beside the one found (docs/accuracy.md has each one's window): a
+# 60-100 px second face often scores only 0.05-0.12 on the whole frame, but its hint is nearly
+# always the best one apart from the face.
+CLOSER_SCORE, CLOSER_LOOKS = 0.05, 2  # the weakest hint looked at, and how many
+CLOSER_MIN = 0.3  # the weakest detection blended into a closer look's proposals
+CLOSER_VOTES = 5  # eye votes that back a closer proposal
+# Half a face, cut off by the frame's edge, is seen by neither cascade: on the tuning frames such
+# faces scored 0.71-0.89 at a closer look, textures cut off there up to 0.68.
+CUT_FACE_SCORE, EDGE_CUT = 0.7, 0.1  # EDGE_CUT: the share of its box beyond the edge
+# Another proposal this strong needs no backing: beside a face, textures scored up to 0.70 on the
+# tuning frames; second faces that neither cascade sees (darker skin, turned) 0.78-0.91.
+UNBACKED_FACE_SCORE = 0.75
 LIKELY_FACE_SCORE = 0.5  # an unconfirmed proposal this strong is where a face likely is (its quality says why)
 EYE_SQUARE = 0.45  # of the proposal's width: the square around each eye keypoint
 EYE_SIDE = 40  # px: that square's size for the eye cascade
@@ -119,21 +133,40 @@ class FaceDetector:
         self._eye_cascade = _cascade(EYE_CASCADE_FILE)
 
     def find(self, image_bgr: np.ndarray) -> FaceFinding | FaceRejection:
-        """The whole frame first; the tiles too (small faces) when it shows no face, or a face
-        and something else that may be a small second face."""
+        """The whole frame first. When it shows no face, a closer look at its best hint of one (a
+        face too small for the whole frame); when it shows a face, closer looks at the best hints
+        of another (a small or cut-off second face scores low on the whole frame)."""
         image = _bgr(image_bgr)
         if min(image.shape[:2]) < MIN_FRAME_SIDE:
             return FaceRejection(Reason.NO_FACE, 0)
         gray = to_gray(image)
         min_side = self.settings.min_face_fraction * min(image.shape[:2]) * _BLAZE_TO_HAAR
-        whole = self._net.whole(image, HINT_SCORE)
-        hints = _at_least(whole.proposals(), min_side)
-        found = self._decide(image, gray, _at_least(hints, 0, WEAK_SCORE))
-        small = [p.box for p in hints if p.box.w < 2 * self._net.smallest_whole_face(image) and _unlike(found, p)]
-        if small and (isinstance(found, FaceFinding) or found.reason is Reason.NO_FACE):
-            tiles = self._net.tiles(image, WEAK_SCORE, min_side, small)
-            if tiles.scores.size:
-                found = self._decide(image, gray, _at_least((whole + tiles).proposals(), min_side, WEAK_SCORE))
+        whole = self._net.whole(image, CLOSER_SCORE)
+        weighed = whole.at_least(HINT_SCORE)  # the weaker detections are only hints of a face
+        found = self._decide(image, gray, _at_least(weighed.proposals(), min_side, WEAK_SCORE))
+        largest = 2 * self._net.smallest_whole_face(image)
+        hints = [p for p in _at_least(whole.proposals(), min_side) if p.box.w < largest and _unlike(found, p)]
+        if isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE and hints and hints[0].score >= HINT_SCORE:
+            closer = self._net.around(image, hints[0].box, WEAK_SCORE)
+            found = self._decide(image, gray, _at_least((weighed + closer).proposals(), min_side, WEAK_SCORE))
+            hints = [p for p in hints[1:] if _unlike(found, p)]
+        if isinstance(found, FaceFinding):
+            return self._alone(image, gray, found, [p.box for p in hints[:CLOSER_LOOKS]], min_side)
+        return found
+
+    def _alone(self, image: np.ndarray, gray: np.ndarray, found: FaceFinding, hints: list[Box],
+               min_side: float) -> FaceFinding | FaceRejection:
+        """`found`, unless a closer look at a hint of another face shows one (the module's
+        docstring, step 3)."""
+        height, width = gray.shape
+        for box in hints:
+            for q in _at_least(self._net.around(image, box, CLOSER_MIN).proposals(), min_side):
+                if not _apart(q.box, found.box):
+                    continue
+                cut = _outside(q.box, width, height) >= EDGE_CUT and q.score >= CUT_FACE_SCORE and not drawn(image, q.box)
+                if cut or (q.score >= self.settings.face_score
+                           and (self.eye_votes(gray, q) >= CLOSER_VOTES or self._confirm(gray, q) is not None)):
+                    return FaceRejection(Reason.MULTIPLE_FACES, 2, f"another face at {q.box} (score {q.score:.2f}, closer)")
         return found
 
     def _decide(self, image: np.ndarray, gray: np.ndarray, proposals: list[Proposal]) -> FaceFinding | FaceRejection:
@@ -156,9 +189,12 @@ class FaceDetector:
         return FaceFinding(box, Eyes(left, right), face.score)
 
     def _another_face(self, gray: np.ndarray, proposal: Proposal) -> bool:
-        """A confident proposal that a second look backs (the Haar cascade, or a hint of an eye:
-        BlazeFace alone scores textures that high); a weak one with an eye, or with a hint of one
-        that the Haar cascade confirms (a face cut off by the frame's edge scores low)."""
+        """A proposal scored as high as a face (at UNBACKED_FACE_SCORE); a confident one that a
+        second look backs (the Haar cascade, or a hint of an eye: BlazeFace alone scores textures
+        that high); a weak one with an eye, or with a hint of one that the Haar cascade confirms (a
+        face cut off by the frame's edge scores low)."""
+        if proposal.score >= UNBACKED_FACE_SCORE:
+            return True
         votes = self.eye_votes(gray, proposal)
         if proposal.score >= self.settings.other_face_score:
             return votes >= MIN_HINT_VOTES or self._confirm(gray, proposal) is not None
@@ -204,6 +240,12 @@ class FaceDetector:
             _, counts = self._eye_cascade.detectMultiScale2(square, scaleFactor=1.1, minNeighbors=1)
             votes = max(votes, int(np.max(counts)) if len(counts) else 0)
         return votes
+
+
+def _outside(box: Box, width: int, height: int) -> float:
+    """The share of the box's area beyond the frame's edges."""
+    inside = max(0, min(box.x + box.w, width) - max(box.x, 0)) * max(0, min(box.y + box.h, height) - max(box.y, 0))
+    return 1 - inside / (box.w * box.h)
 
 
 def _unlike(found: FaceFinding | FaceRejection, proposal: Proposal) -> bool:

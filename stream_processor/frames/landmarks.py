@@ -23,11 +23,14 @@ from .face_model import checked
 INPUT_SIDE = 128
 _GRIDS = ((16, 2), (8, 6))  # cells per side, anchors per cell
 _BLEND_IOU = 0.3  # detections overlapping more than this are one face, blended by score
-# The smallest face (px of the 128 px input) the network finds reliably: on real faces pasted into
-# 640x480 frames, 24 px (120 px in the frame) scored >= 0.75 every time, 20 px most of the time.
-SMALLEST_INPUT_FACE = 22
-RELIABLE_INPUT_FACE = 26  # px of the input: above it the whole frame alone finds a face every time
-TILE_EDGE = 0.02  # of a tile's side: a tile's detection this near an inner edge may be a cut face
+# The smallest face (px of the 128 px input) the whole frame finds reliably: on real faces pasted
+# into 640x480 frames, 24 px (120 px in the frame) scored >= 0.75 every time, 20 px most of the time.
+RELIABLE_INPUT_FACE = 26
+# A closer look at a proposal: the square of CLOSER x its side round it. On the tuning frames a
+# 60-100 px face with a weak, too large hint box (0.05-0.2, 100-230 px) scores 0.85-0.96 there;
+# 1.6 or 2.5 lose two-face and no-face frames.
+CLOSER = 2.0
+SQUARE_EDGE = 0.02  # of the square's side: a detection this near an edge inside the frame may be a cut face
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class Detections:
 
     def __add__(self, other: "Detections") -> "Detections":
         return Detections(np.concatenate([self.geometry, other.geometry]), np.concatenate([self.scores, other.scores]))
+
+    def at_least(self, score: float) -> "Detections":
+        """Only the detections scoring at least `score`."""
+        keep = self.scores >= score
+        return Detections(self.geometry[keep], self.scores[keep])
 
     def proposals(self) -> list[Proposal]:
         """One proposal per face, best first: overlapping detections blended as MediaPipe does."""
@@ -88,20 +96,22 @@ class BlazeFace:
         height, width = image_bgr.shape[:2]
         return self._raw(image_bgr, 0, 0, max(height, width), min_score)
 
-    def tiles(self, image_bgr: np.ndarray, min_score: float, min_face: float, near: list[Box]) -> Detections:
-        """Detections on the tiles of a 2x2 overlapping tiling that hold one of the boxes `near`
-        best, at the scale that finds a `min_face` px face (none when the whole frame finds it)."""
+    def around(self, image_bgr: np.ndarray, box: Box, min_score: float) -> Detections:
+        """Detections on the square of CLOSER x the box's side round it (black beyond the frame's
+        edge, as in the letterbox), away from the square's edges inside the frame: a closer look,
+        at which a small or cut-off face scores higher and its box and keypoints are finer."""
         height, width = image_bgr.shape[:2]
-        tiles = _tiles(width, height, min_face)
-        wanted = {max(tiles, key=lambda t: _inside_by(box, t)) for box in near} if tiles else set()
-        found = [_within_tile(self._raw(image_bgr[y:y + side, x:x + side], x, y, side, min_score), x, y, side, width, height)
-                 for x, y, side in tiles if (x, y, side) in wanted]
-        return Detections(np.concatenate([d.geometry for d in found] or [np.empty((0, 16))]),
-                          np.concatenate([d.scores for d in found] or [np.empty(0)]))
+        side = max(2, round(CLOSER * max(box.w, box.h)))
+        x, y = round(box.x + box.w / 2 - side / 2), round(box.y + box.h / 2 - side / 2)
+        x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + side), min(height, y + side)
+        square = np.zeros((side, side, 3), np.uint8)
+        if x1 > x0 and y1 > y0:
+            square[y0 - y:y1 - y, x0 - x:x1 - x] = image_bgr[y0:y1, x0:x1]
+        return _inside(self._raw(square, x, y, side, min_score), x, y, side, width, height)
 
     @staticmethod
     def smallest_whole_face(image_bgr: np.ndarray) -> float:
-        """The smallest face (px) the whole frame finds reliably; smaller ones need the tiles."""
+        """The smallest face (px) the whole frame finds reliably; smaller ones need a closer look."""
         return RELIABLE_INPUT_FACE * max(image_bgr.shape[:2]) / INPUT_SIDE
 
     def _raw(self, image: np.ndarray, x0: int, y0: int, side: int, min_score: float) -> Detections:
@@ -134,30 +144,11 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def _tiles(width: int, height: int, min_face: float) -> list[tuple[int, int, int]]:
-    """Squares (x, y, side) of a 2x2 overlapping tiling, each at least 0.6 x the longer side, at
-    which a `min_face` face is found: none when the whole frame finds it."""
-    longest = max(width, height)
-    if min_face <= 0 or min_face * INPUT_SIDE / longest >= SMALLEST_INPUT_FACE:
-        return []
-    side = min(longest, max(round(0.6 * longest), round(min_face * INPUT_SIDE / SMALLEST_INPUT_FACE)))
-    xs = sorted({0, max(0, width - side)})
-    ys = sorted({0, max(0, height - side)})
-    return [(x, y, side) for y in ys for x in xs]
-
-
-def _inside_by(box: Box, tile: tuple[int, int, int]) -> float:
-    """How far the box's centre lies inside the tile (px to its nearest edge; negative outside)."""
-    x, y, side = tile
-    cx, cy = box.x + box.w / 2, box.y + box.h / 2
-    return min(cx - x, x + side - cx, cy - y, y + side - cy)
-
-
-def _within_tile(found: Detections, x: int, y: int, side: int, width: int, height: int) -> Detections:
-    """A tile's detections whose box lies inside the tile, away from its inner edges: a face the
-    tile cuts is another tile's or the whole frame's to find, whole."""
+def _inside(found: Detections, x: int, y: int, side: int, width: int, height: int) -> Detections:
+    """The detections of the square (x, y, side) whose box lies inside it, away from its edges
+    within the frame: a face the square cuts is not seen whole there."""
     geometry, scores = found.geometry, found.scores
-    pad = TILE_EDGE * side
+    pad = SQUARE_EDGE * side
     lo_x, lo_y = (x + pad if x > 0 else -np.inf), (y + pad if y > 0 else -np.inf)
     hi_x = x + side - pad if x + side < width else np.inf
     hi_y = y + side - pad if y + side < height else np.inf
