@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from stream_processor.operations import logs
 from stream_processor.spark.batch import BatchSummary
-from tests.faults.harness import TOPIC, JobProcess, committed_total, run_args
+from tests.faults.harness import TOPIC, JobProcess, committed_total, run_args, wait_until
 
 ENGINES = ("dstream", "structured")
 RATE = 3  # records per partition and batch: several batches, so that a kill lands between two
@@ -89,25 +89,20 @@ def run_driver_kills(baseline: Any, tmp: Path) -> dict[str, DriverKill]:
     outs = {engine: tmp / engine / "out" for engine in ENGINES}
     first = {engine: JobProcess(baseline.code, _args(baseline, engine, outs[engine]), tmp / f"{engine}-first.log")
              for engine in ENGINES}
-    kills: dict[str, tuple] = {}
+
+    def kill_when_ahead(engine: str) -> tuple:
+        found = wait_until(lambda: output_ahead_of_commits(baseline.bootstrap, group_of(engine), outs[engine], total),
+                           KILL_WITHIN_S, f"crops of an uncommitted {engine} batch", first[engine], 0.05)
+        first[engine].kill()  # SIGKILL: driver, JVM and Python workers at once, no shutdown hook
+        return found
+
     with contextlib.ExitStack() as running:
         for job in first.values():
             running.enter_context(job)
-        deadline = time.monotonic() + KILL_WITHIN_S
-        while len(kills) < len(ENGINES):
-            for engine, job in first.items():
-                if engine in kills:
-                    continue
-                found = output_ahead_of_commits(baseline.bootstrap, group_of(engine), outs[engine], total)
-                if found:
-                    job.kill()  # SIGKILL: driver, JVM and Python workers at once, no shutdown hook
-                    kills[engine] = found
-                elif job.proc.poll() is not None:
-                    raise AssertionError(f"the {engine} job exited ({job.proc.returncode}) before a batch's crops "
-                                         f"were ahead of its commits:\n{job.tail()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no kill within {KILL_WITHIN_S} s for {set(ENGINES) - set(kills)}")
-            time.sleep(0.05)
+        # One watcher per engine: a batch's crops are ahead of its commit for a moment only.
+        with ThreadPoolExecutor(len(ENGINES)) as watchers:
+            watching = {engine: watchers.submit(kill_when_ahead, engine) for engine in ENGINES}
+            kills = {engine: w.result() for engine, w in watching.items()}
     after_kill = {engine: sum(committed_total(baseline.bootstrap, group_of(engine)).values()) for engine in ENGINES}
 
     again = {engine: JobProcess(baseline.code, _args(baseline, engine, outs[engine], restart=True),
