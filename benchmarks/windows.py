@@ -65,8 +65,7 @@ def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
                 side = smallest * detect._BLAZE_TO_HAAR
                 whole = det._net.whole(image, detect.HINT_SCORE)
                 hints = [p.box for p in whole.proposals() if side <= p.box.w < 2 * det._net.smallest_whole_face(image)]
-                closer = det._net.around(image, hints[0], detect.WEAK_SCORE) if hints else whole.at_least(1.0)
-                found = (whole + closer).proposals()
+                found = (whole + det._net.around(image, hints[0], detect.WEAK_SCORE) if hints else whole).proposals()
                 proposals = [Seen(p.score, (box := det._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest,
                                   detect.flatness(image, p.box), detect.saturation(image, p.box), det.eye_votes(gray, p), p.box)
                              for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]

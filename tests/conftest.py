@@ -58,13 +58,13 @@ def standalone_cluster(tmp_path_factory):
     running (cluster.assert_stops_cleanly): if it does not, the teardown of the last test that
     used the cluster fails."""
     from tests.support.cluster import LocalCluster, assert_stops_cleanly
-    from tests.support.spark_conf import CLASS_ARCHIVE
+    from tests.support.spark_conf import class_archive_option
 
     # C1 only, as scripts/kafka-broker.sh runs the broker: daemons that live for minutes start in
     # about half the CPU, and C2 does not compile on the cores the tests' jobs need; and from the
     # class archive when there is one, as the job's JVMs (tests/support/spark_conf.py)
-    opts = "-XX:TieredStopAtLevel=1" + (f" -XX:SharedArchiveFile={CLASS_ARCHIVE}" if CLASS_ARCHIVE.is_file() else "")
-    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark", daemon_java_opts=opts)
+    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark",
+                           daemon_java_opts="-XX:TieredStopAtLevel=1" + class_archive_option())
     cluster.start()
     try:
         yield cluster

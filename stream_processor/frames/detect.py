@@ -244,8 +244,8 @@ class FaceDetector:
 
 def _outside(box: Box, width: int, height: int) -> float:
     """The share of the box's area beyond the frame's edges."""
-    inside = max(0, min(box.x + box.w, width) - max(box.x, 0)) * max(0, min(box.y + box.h, height) - max(box.y, 0))
-    return 1 - inside / (box.w * box.h)
+    inside = _clipped(box, width, height)
+    return 1 - inside.w * inside.h / (box.w * box.h)
 
 
 def _unlike(found: FaceFinding | FaceRejection, proposal: Proposal) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 from stream_processor.operations import logs
 from stream_processor.spark.batch import BatchSummary
-from tests.faults.harness import TOPIC, JobProcess, committed_total, run_args, wait_until
+from tests.faults.harness import PARTITIONS, TOPIC, JobProcess, committed_total, run_args, wait_until
 
 ENGINES = ("dstream", "structured")
 RATE = 3  # records per partition and batch: several batches, so that a kill lands between two
@@ -60,7 +60,7 @@ def output_ahead_of_commits(bootstrap: str, group: str, out: Path, total: int):
     (its manifest may or may not be written) but is not committed yet; two batches (or more) are
     left after the next. (committed, crops ahead) then, else None."""
     committed = committed_total(bootstrap, group)
-    if not 0 < sum(committed.values()) < total - 4 * RATE:
+    if not 0 < sum(committed.values()) < total - 2 * RATE * PARTITIONS:
         return None
     ahead = {p: n for p, n in crop_offsets(out).items() if n > committed.get(p, 0)}
     return (committed, ahead) if ahead else None

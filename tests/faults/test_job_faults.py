@@ -13,8 +13,9 @@ import pytest
 
 from stream_processor.output.enrollment import UserStatus
 from tests.faults.driver_kill import ENGINES, RATE, DriverKill, dead_letter_topic, group_of, run_driver_kills
-from tests.faults.harness import (TOPIC, USERS, JobProcess, assert_dead_letters, assert_same_output, committed_total,
-                                  copy_output, latest_events, manifest_coverage, run_args, snapshot, wait_until)
+from tests.faults.harness import (PARTITIONS, TOPIC, USERS, JobProcess, assert_dead_letters, assert_same_output,
+                                  committed_total, copy_output, latest_events, manifest_coverage, run_args, snapshot,
+                                  wait_until)
 from tests.support.output import state_of
 
 pytestmark = pytest.mark.faults
@@ -134,7 +135,7 @@ def test_driver_killed_mid_stream_then_restarted_gives_the_same_output(baseline,
     assert run.restart_returncode == 0, run.restart_log
     if engine == "structured":
         inputs = [s.inputs for s in run.restart_batches]
-        assert len(inputs) >= 2 and max(inputs) <= RATE * 2, inputs  # batches of rate x partitions, not all at once
+        assert len(inputs) >= 2 and max(inputs) <= RATE * PARTITIONS, inputs  # batches of rate x partitions, not all at once
     # It reads at once: the partitions are assigned, not subscribed, so the killed driver's
     # consumer, still a member of the group until its session times out, does not hold it up.
     delay = run.first_batch_delay_s

@@ -16,13 +16,17 @@ KEY = "spark.driver.defaultJavaOptions"
 CLASS_ARCHIVE = DEFAULTS.parents[1] / ".local" / "cds" / "spark.jsa"  # scripts/class-archive.sh
 
 
+def class_archive_option() -> str:
+    """ -XX:SharedArchiveFile=... when setup built the class archive (as spark-submit.sh), else ""."""
+    return f" -XX:SharedArchiveFile={CLASS_ARCHIVE}" if CLASS_ARCHIVE.is_file() else ""
+
+
 def driver_java_options() -> str:
-    """spark-defaults.conf's, and the class-data archive when setup built it (as spark-submit.sh)."""
+    """spark-defaults.conf's, and the class archive's."""
     for line in DEFAULTS.read_text().splitlines():
         key, _, value = line.strip().partition(" ")
         if key == KEY:
-            archive = f" -XX:SharedArchiveFile={CLASS_ARCHIVE}" if CLASS_ARCHIVE.is_file() else ""
-            return value.strip() + archive
+            return value.strip() + class_archive_option()
     raise AssertionError(f"{DEFAULTS} has no {KEY}")
 
 

@@ -27,7 +27,7 @@ from stream_processor.frames.detect import (
 )
 from stream_processor.frames.face_model import ModelError
 from stream_processor.frames.imaging import to_gray
-from stream_processor.frames.landmarks import SQUARE_EDGE, BlazeFace, Detections, Proposal, _inside
+from stream_processor.frames.landmarks import SQUARE_EDGE, BlazeFace, Detections, Proposal, _inside, _proposal
 from stream_processor.frames.quality import measure
 from stream_processor.output.analyze import judge
 from stream_processor.records import Box, Reason
@@ -159,8 +159,7 @@ def without_a_second_look_at(monkeypatch, face: Box) -> None:
 
     def blind(self, image: np.ndarray, box: Box, min_score: float) -> Detections:
         found = around(self, image, box, min_score)
-        keep = np.array([iou(Box(round(g[0]), round(g[1]), round(g[2] - g[0]), round(g[3] - g[1])), face) <= 0.2
-                         for g in found.geometry], bool).reshape(-1)
+        keep = np.array([iou(_proposal(g, 0.0).box, face) <= 0.2 for g in found.geometry], bool).reshape(-1)
         return Detections(found.geometry[keep], found.scores[keep])
 
     monkeypatch.setattr(BlazeFace, "around", blind)
