@@ -58,13 +58,10 @@ def standalone_cluster(tmp_path_factory):
     running (cluster.assert_stops_cleanly): if it does not, the teardown of the last test that
     used the cluster fails."""
     from tests.support.cluster import LocalCluster, assert_stops_cleanly
-    from tests.support.spark_conf import class_archive_option
 
     # C1 only, as scripts/kafka-broker.sh runs the broker: daemons that live for minutes start in
-    # about half the CPU, and C2 does not compile on the cores the tests' jobs need; and from the
-    # class archive when there is one, as the job's JVMs (tests/support/spark_conf.py)
-    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark",
-                           daemon_java_opts="-XX:TieredStopAtLevel=1" + class_archive_option())
+    # about half the CPU, and C2 does not compile on the cores the tests' jobs need
+    cluster = LocalCluster(tmp_path_factory.mktemp("standalone") / "spark", daemon_java_opts="-XX:TieredStopAtLevel=1")
     cluster.start()
     try:
         yield cluster
