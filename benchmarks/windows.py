@@ -9,8 +9,9 @@ detector; then the decision of detect.py is replayed over them for each setting,
 at a time with the others at their defaults. It approximates `FaceDetector.find` (which looks
 closer only when the whole frame shows no face, and leaves out the closer looks for a second
 face), so its rates differ from benchmarks/accuracy.py's by a point or two; it is for the shape of
-each window, not for the figures. The settings of those closer looks are swept after it
-(`--closer`), each value by running `find` itself over the frames.
+each window, not for the figures. The settings of those closer looks, the stretched flatness and
+the confirmation's second look are swept apart (`--closer`), each value by running `find` itself
+over the frames.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class Seen:
 
     score: float
     confirmed: bool  # by the Haar cascade, held to the smallest face size
+    face_confirmed: bool  # the same, or at CONFIRM_RETRY_WIDTH (a face's own check)
     flatness: float
+    stretched_flatness: float
     saturation: float
     eye_votes: int
     box: Box
@@ -65,20 +68,32 @@ def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
                 side = smallest * detect._BLAZE_TO_HAAR
                 whole = det._net.whole(image, detect.HINT_SCORE)
                 hints = [p.box for p in whole.proposals() if side <= p.box.w < 2 * det._net.smallest_whole_face(image)]
-                found = (whole + det._net.around(image, hints[0], detect.WEAK_SCORE) if hints else whole).proposals()
-                proposals = [Seen(p.score, (box := det._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest,
-                                  detect.flatness(image, p.box), detect.saturation(image, p.box), det.eye_votes(gray, p), p.box)
+                found = (whole.seen_closer(det._net.around(image, hints[0], detect.WEAK_SCORE)) if hints else whole).proposals()
+                proposals = [Seen(p.score, confirmed(det, gray, p, smallest),
+                                  confirmed(det, gray, p, smallest, detect.CONFIRM_RETRY_WIDTH),
+                                  detect.flatness(image, p.box), stretched_flatness(image, p.box),
+                                  detect.saturation(image, p.box), det.eye_votes(gray, p), p.box)
                              for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]
                 out.append((name, "one" if kind == "rotated" else kind, proposals))
     return out
 
 
+def confirmed(det: detect.FaceDetector, gray, p: landmarks.Proposal, smallest: float, retry: int = 0) -> bool:
+    box = det._confirm(gray, p) or (det._confirm(gray, p, retry) if retry else None)
+    return box is not None and min(box.w, box.h) >= smallest
+
+
+def stretched_flatness(image, box: Box) -> float:
+    return detect._flatness(detect._stretched(detect._cut(image, box, detect.FLAT_SIDE)))
+
+
 def drawn(p: Seen, r: Rule) -> bool:
-    return p.flatness > r.max_flatness or (p.flatness > detect.PALE_FLATNESS and p.saturation < r.min_saturation)
+    return ((p.flatness > r.max_flatness and p.stretched_flatness > detect.STRETCHED_FLATNESS)
+            or (p.flatness > detect.PALE_FLATNESS and p.saturation < r.min_saturation))
 
 
 def keeps(proposals: list[Seen], r: Rule) -> bool:
-    faces = [p for p in proposals if p.score >= r.face_score and not drawn(p, r) and p.confirmed
+    faces = [p for p in proposals if p.score >= r.face_score and not drawn(p, r) and p.face_confirmed
              and (p.score >= r.sure_face_score or p.eye_votes >= r.min_eye_votes)]
     if len(faces) != 1:
         return False
@@ -107,10 +122,13 @@ def rates(frames: list[tuple[str, str, list[Seen]]], r: Rule) -> dict[str, float
     return {k: ok / n for k, (ok, n) in sorted(good.items())}
 
 
-# The closer looks for a second face (detect.py, step 3; landmarks.CLOSER): module settings.
+# The closer looks for a second face (detect.py, step 3; landmarks.CLOSER), the stretched flatness
+# and the confirmation's second look: module settings, swept by running `find`.
 CLOSER_SWEEPS = {(detect, "CLOSER_SCORE"): (0.03, 0.05, 0.08, 0.12), (detect, "CLOSER_LOOKS"): (1, 2, 3),
                  (detect, "CLOSER_VOTES"): (4, 5, 7, 9), (detect, "CUT_FACE_SCORE"): (0.65, 0.68, 0.7, 0.72, 0.75),
-                 (detect, "EDGE_CUT"): (0.05, 0.1, 0.2), (landmarks, "CLOSER"): (1.6, 2.0, 2.5)}
+                 (detect, "EDGE_CUT"): (0.05, 0.1, 0.2), (landmarks, "CLOSER"): (1.6, 2.0, 2.5),
+                 (detect, "STRETCHED_FLATNESS"): (0.2, 0.3, 0.4, 0.5, 0.6),
+                 (detect, "CONFIRM_RETRY_WIDTH"): (80, 88, 96, 128)}
 
 
 def closer_windows(n: int) -> None:
@@ -138,7 +156,8 @@ def closer_windows(n: int) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=120, help="tuning frames of each kind of each set")
-    parser.add_argument("--closer", action="store_true", help="only the closer looks' settings, by running find")
+    parser.add_argument("--closer", action="store_true",
+                        help="only the module settings (the closer looks', STRETCHED_FLATNESS, CONFIRM_RETRY_WIDTH), by running find")
     args = parser.parse_args(argv)
     if args.closer:
         closer_windows(args.n)

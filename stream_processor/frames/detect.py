@@ -3,13 +3,14 @@ one face (docs/accuracy.md).
 
 1. BlazeFace, a landmark DNN (landmarks.py), proposes faces with their eye keypoints on the whole
    frame; where it shows none but a hint of a face too small for that (down to min_face_fraction),
-   it looks again closer, at the square round the best hint.
+   it looks again closer, at the square round the best hint (what it sees there replaces the whole
+   frame's coarser view of the same face).
 2. A proposal scoring at least `face_score` is a face when the Haar cascade confirms it on its
-   region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU), it is not
-   drawn (a drawing of a face fools both detectors, but its box is mostly one colour, or flat and
-   colourless like pencil on paper), and, when
-   it scores below `sure_face_score`, the eye cascade sees an eye at a keypoint (a mask scores
-   that high too).
+   region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU; the region
+   looked at once more, finer, when not), it is not drawn (a drawing of a face fools both
+   detectors, but its box is mostly one colour even with its contrast stretched, or flat and
+   colourless like pencil on paper), and, when it scores below `sure_face_score`, the eye cascade
+   sees an eye at a keypoint (a mask scores that high too).
 3. Exactly one face, and no other face: another proposal scoring at least UNBACKED_FACE_SCORE,
    or at least `other_face_score` that the Haar cascade or a hint of an eye backs, or a weaker
    one (from WEAK_SCORE) with an eye, or with a hint of one that the cascade confirms. Then closer
@@ -22,7 +23,7 @@ The face's box is the confirming Haar box, in source pixels; its eyes are BlazeF
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -38,10 +39,13 @@ from .landmarks import BlazeFace, Proposal, blazeface
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
 EYE_CASCADE_FILE = "haarcascade_eye.xml"
 CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at this width
+CONFIRM_RETRY_WIDTH = 96  # px: a face's region that is not, once more at this one (faces of 60-100 px)
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
 CONFIRM_MIN_FACE = 0.4  # of the region's width: the smallest Haar box looked for
-MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27 (darker tones up to 0.48), smileys >= 0.56
+MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27 (darker tones up to 0.58), smileys >= 0.4
+# ... and with the box's grey range stretched to 0-255: darker tones <= 0.26 (one 0.35), smileys >= 0.34.
+STRETCHED_FLATNESS = 0.3
 # Picasso's line drawing is 0.35-0.48 flat with a saturation of 10-50; the real faces that flat
 # are the darker tones, saturated 88-174.
 PALE_FLATNESS, MIN_SATURATION = 0.3, 70
@@ -148,7 +152,10 @@ class FaceDetector:
         hints = [p for p in _at_least(whole.proposals(), min_side) if p.box.w < largest and _unlike(found, p)]
         if isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE and hints and hints[0].score >= HINT_SCORE:
             closer = self._net.around(image, hints[0].box, WEAK_SCORE)
-            found = self._decide(image, gray, _at_least((weighed + closer).proposals(), min_side, WEAK_SCORE))
+            whole_view = found
+            found = self._decide(image, gray, _at_least(weighed.seen_closer(closer).proposals(), min_side, WEAK_SCORE))
+            if isinstance(found, FaceRejection) and found.region is None:  # a blurred face may score less closer
+                found = replace(found, region=whole_view.region)
             hints = [p for p in hints[1:] if _unlike(found, p)]
         if isinstance(found, FaceFinding):
             return self._alone(image, gray, found, [p.box for p in hints[:CLOSER_LOOKS]], min_side)
@@ -174,7 +181,8 @@ class FaceDetector:
             return FaceRejection(Reason.NO_FACE, 0)
         smallest = self.settings.min_face_fraction * min(image.shape[:2])
         confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not drawn(image, p.box)
-                     and (box := self._confirm(gray, p)) is not None and min(box.w, box.h) >= smallest
+                     and (box := self._confirm(gray, p) or self._confirm(gray, p, CONFIRM_RETRY_WIDTH)) is not None
+                     and min(box.w, box.h) >= smallest
                      and (p.score >= self.settings.sure_face_score or self._has_an_eye(gray, p))]
         if not confirmed:
             likely = proposals[0].box if proposals[0].score >= LIKELY_FACE_SCORE else None
@@ -200,23 +208,23 @@ class FaceDetector:
             return votes >= MIN_HINT_VOTES or self._confirm(gray, proposal) is not None
         return votes >= MIN_EYE_VOTES or (votes >= MIN_HINT_VOTES and self._confirm(gray, proposal) is not None)
 
-    def _confirm(self, gray: np.ndarray, proposal: Proposal) -> Optional[Box]:
+    def _confirm(self, gray: np.ndarray, proposal: Proposal, width: int = CONFIRM_WIDTH) -> Optional[Box]:
         """The Haar box (source pixels) that agrees with `proposal`, or None. The region is turned
         so that the proposal's eyes are level: the cascade sees only upright faces."""
         b = proposal.box
         side = (1 + 2 * CONFIRM_GROW) * max(b.w, b.h)
-        scale = CONFIRM_WIDTH / side
+        scale = width / side
         (lx, ly), (rx, ry) = proposal.eyes
         centre = (b.x + b.w / 2, b.y + b.h / 2)
         m = cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(ry - ly, rx - lx))), scale)
-        m[:, 2] += (CONFIRM_WIDTH / 2 - centre[0], CONFIRM_WIDTH / 2 - centre[1])
-        region = _warped(gray, m, CONFIRM_WIDTH, scale)
+        m[:, 2] += (width / 2 - centre[0], width / 2 - centre[1])
+        region = _warped(gray, m, width, scale)
         # The face fills about half the region: smaller windows are not this face (and cost the most).
-        smallest = round(CONFIRM_MIN_FACE * CONFIRM_WIDTH)
+        smallest = round(CONFIRM_MIN_FACE * width)
         rects = self._cascade.detectMultiScale(region, scaleFactor=self.settings.scale_factor,
                                                minNeighbors=self.settings.min_neighbors, minSize=(smallest, smallest))
         back = cv2.invertAffineTransform(m)
-        upright = Box(round(CONFIRM_WIDTH / 2 - b.w * scale / 2), round(CONFIRM_WIDTH / 2 - b.h * scale / 2),
+        upright = Box(round(width / 2 - b.w * scale / 2), round(width / 2 - b.h * scale / 2),
                       round(b.w * scale), round(b.h * scale))
         best, best_iou = None, CONFIRM_IOU
         for x, y, w, h in np.asarray(rects).reshape(-1, 4):
@@ -274,11 +282,22 @@ def saturation(image_bgr: np.ndarray, box: Box) -> float:
 
 
 def drawn(image: np.ndarray, box: Box) -> bool:
-    """A drawing of a face, not a face: mostly one colour (a smiley), or rather flat and with
-    little colour (pencil on paper). Skin, even flat-lit or dark, has colour."""
+    """A drawing of a face, not a face: mostly one colour (a smiley), even with its contrast
+    stretched (a dark face is flat too, until then), or rather flat and with little colour (pencil
+    on paper). Skin, even flat-lit or dark, has colour."""
     patch = _cut(image, box, FLAT_SIDE)
     flat = _flatness(patch)
-    return flat > MAX_FLATNESS or (flat > PALE_FLATNESS and _saturation(patch) < MIN_SATURATION)
+    if flat > MAX_FLATNESS and _flatness(_stretched(patch)) > STRETCHED_FLATNESS:
+        return True
+    return flat > PALE_FLATNESS and _saturation(patch) < MIN_SATURATION
+
+
+def _stretched(patch: np.ndarray) -> np.ndarray:
+    """The patch with its grey range (5th to 95th percentile) stretched to 0-255: a dark face's
+    shading comes back, a drawing's fill stays one colour."""
+    lo, hi = np.percentile(to_gray(patch), (5, 95))
+    gain = 255.0 / max(hi - lo, 1.0)
+    return np.clip((patch.astype(np.float32) - lo) * gain, 0, 255).astype(np.uint8)
 
 
 def _flatness(patch: np.ndarray) -> float:

@@ -60,6 +60,12 @@ class Detections:
     def __add__(self, other: "Detections") -> "Detections":
         return Detections(np.concatenate([self.geometry, other.geometry]), np.concatenate([self.scores, other.scores]))
 
+    def seen_closer(self, closer: "Detections") -> "Detections":
+        """These detections, those of a face that a closer look saw too replaced by the closer
+        look's, whose geometry is finer: blended with the whole frame's, it is not."""
+        keep = ~np.any(_ious(self.geometry[:, :4], closer.geometry[:, :4]) > _BLEND_IOU, axis=1)
+        return Detections(self.geometry[keep], self.scores[keep]) + closer
+
     def at_least(self, score: float) -> "Detections":
         """Only the detections scoring at least `score`."""
         keep = self.scores >= score
@@ -161,12 +167,13 @@ def _blended(geometry: np.ndarray, scores: np.ndarray) -> list[tuple[np.ndarray,
     their geometry averaged by score, the best score kept."""
     order = np.argsort(-scores)
     geometry, scores = geometry[order], scores[order]
+    ious = _ious(geometry[:, :4], geometry[:, :4])
     left = np.ones(len(scores), bool)
     out = []
     for i in range(len(scores)):
         if not left[i]:
             continue
-        overlap = left & (_iou(geometry[i, :4], geometry[:, :4]) > _BLEND_IOU)
+        overlap = left & (ious[i] > _BLEND_IOU)
         overlap[i] = True
         w = scores[overlap]
         out.append(((geometry[overlap] * w[:, None]).sum(0) / w.sum(), float(scores[i])))
@@ -174,11 +181,13 @@ def _blended(geometry: np.ndarray, scores: np.ndarray) -> list[tuple[np.ndarray,
     return out
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    iw = np.clip(np.minimum(a[2], b[:, 2]) - np.maximum(a[0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[3], b[:, 3]) - np.maximum(a[1], b[:, 1]), 0, None)
+def _ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box (x0, y0, x1, y1) of `a` with every box of `b`: an (len(a), len(b)) array."""
+    a, b = a[:, None, :], b[None, :, :]
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
     inter = iw * ih
-    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    area = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
     return inter / np.maximum(area, 1e-6)
 
 
