@@ -39,7 +39,7 @@ from .landmarks import BlazeFace, Proposal, blazeface
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
 EYE_CASCADE_FILE = "haarcascade_eye.xml"
 CONFIRM_WIDTH = 80  # px: the proposal's region (2x its box) is confirmed at this width
-CONFIRM_RETRY_WIDTH = 96  # px: a face's region that is not, once more at this one (faces of 60-100 px)
+CONFIRM_RETRY_WIDTH = 96  # px: a face's region that is not, once more at this one (shadows, glasses, enlarged)
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
 CONFIRM_MIN_FACE = 0.4  # of the region's width: the smallest Haar box looked for
@@ -148,6 +148,8 @@ class FaceDetector:
         whole = self._net.whole(image, CLOSER_SCORE)
         weighed = whole.at_least(HINT_SCORE)  # the weaker detections are only hints of a face
         found = self._decide(image, gray, _at_least(weighed.proposals(), min_side, WEAK_SCORE))
+        if isinstance(found, FaceRejection) and found.reason is Reason.MULTIPLE_FACES:
+            return found
         largest = 2 * self._net.smallest_whole_face(image)
         hints = [p for p in _at_least(whole.proposals(), min_side) if p.box.w < largest and _unlike(found, p)]
         if isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE and hints and hints[0].score >= HINT_SCORE:
