@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Optional
 
 from stream_processor.config import Config
-from stream_processor.frames import detect, landmarks
-from stream_processor.frames.imaging import to_gray
+from stream_processor.frames import detect, drawing, landmarks
+from stream_processor.frames.imaging import cut, to_gray
 from stream_processor.records import Box
 
 from . import real_faces, webcam_faces
@@ -71,8 +71,8 @@ def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
                 found = (whole.seen_closer(det._net.around(image, hints[0], detect.WEAK_SCORE)) if hints else whole).proposals()
                 proposals = [Seen(p.score, confirmed(det, gray, p, smallest),
                                   confirmed(det, gray, p, smallest, detect.CONFIRM_RETRY_WIDTH),
-                                  detect.flatness(image, p.box), stretched_flatness(image, p.box),
-                                  detect.saturation(image, p.box), det.eye_votes(gray, p), p.box)
+                                  drawing.flatness(image, p.box), stretched_flatness(image, p.box),
+                                  drawing.saturation(image, p.box), det.eye_votes(gray, p), p.box)
                              for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]
                 out.append((name, "one" if kind == "rotated" else kind, proposals))
     return out
@@ -84,12 +84,12 @@ def confirmed(det: detect.FaceDetector, gray, p: landmarks.Proposal, smallest: f
 
 
 def stretched_flatness(image, box: Box) -> float:
-    return detect._flatness(detect._stretched(detect._cut(image, box, detect.FLAT_SIDE)))
+    return drawing._flatness(drawing._stretched(cut(image, box, drawing.FLAT_SIDE)))
 
 
 def drawn(p: Seen, r: Rule) -> bool:
-    return ((p.flatness > r.max_flatness and p.stretched_flatness > detect.STRETCHED_FLATNESS)
-            or (p.flatness > detect.PALE_FLATNESS and p.saturation < r.min_saturation))
+    return ((p.flatness > r.max_flatness and p.stretched_flatness > drawing.STRETCHED_FLATNESS)
+            or (p.flatness > drawing.PALE_FLATNESS and p.saturation < r.min_saturation))
 
 
 def keeps(proposals: list[Seen], r: Rule) -> bool:
@@ -127,7 +127,7 @@ def rates(frames: list[tuple[str, str, list[Seen]]], r: Rule) -> dict[str, float
 CLOSER_SWEEPS = {(detect, "CLOSER_SCORE"): (0.03, 0.05, 0.08, 0.12), (detect, "CLOSER_LOOKS"): (1, 2, 3),
                  (detect, "CLOSER_VOTES"): (4, 5, 7, 9), (detect, "CUT_FACE_SCORE"): (0.65, 0.68, 0.7, 0.72, 0.75),
                  (detect, "EDGE_CUT"): (0.05, 0.1, 0.2), (landmarks, "CLOSER"): (1.6, 2.0, 2.5),
-                 (detect, "STRETCHED_FLATNESS"): (0.2, 0.3, 0.4, 0.5, 0.6),
+                 (drawing, "STRETCHED_FLATNESS"): (0.2, 0.3, 0.4, 0.5, 0.6),
                  (detect, "CONFIRM_RETRY_WIDTH"): (80, 88, 96, 128)}
 
 
@@ -163,7 +163,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         closer_windows(args.n)
         return 0
     cfg = Config()
-    default = Rule(cfg.face_score, cfg.other_face_score, detect.MAX_FLATNESS, detect.MIN_SATURATION, cfg.sure_face_score,
+    default = Rule(cfg.face_score, cfg.other_face_score, drawing.MAX_FLATNESS, drawing.MIN_SATURATION, cfg.sure_face_score,
                    detect.MIN_EYE_VOTES)
     frames = seen(args.n)
     sweeps = {"face_score": (0.6, 0.65, 0.7, 0.75, 0.8, 0.85), "other_face_score": (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8),

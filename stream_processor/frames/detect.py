@@ -7,10 +7,9 @@ one face (docs/accuracy.md).
    frame's coarser view of the same face).
 2. A proposal scoring at least `face_score` is a face when the Haar cascade confirms it on its
    region turned upright by the eye keypoints (a Haar box with IoU >= CONFIRM_IOU; the region
-   looked at once more, finer, when not), it is not drawn (a drawing of a face fools both
-   detectors, but its box is mostly one colour even with its contrast stretched, or flat and
-   colourless like pencil on paper), and, when it scores below `sure_face_score`, the eye cascade
-   sees an eye at a keypoint (a mask scores that high too).
+   looked at once more, finer, when not), it is not drawn (drawing.py: a drawing of a face fools
+   both detectors), and, when it scores below `sure_face_score`, the eye cascade sees an eye at a
+   keypoint (a mask scores that high too).
 3. Exactly one face, and no other face: another proposal scoring at least UNBACKED_FACE_SCORE,
    or at least `other_face_score` that the Haar cascade or a hint of an eye backs, or a weaker
    one (from WEAK_SCORE) with an eye, or with a hint of one that the cascade confirms. Then closer
@@ -32,8 +31,9 @@ import numpy as np
 
 from ..config import Config
 from ..records import Box, Reason
+from .drawing import drawn
 from .face_model import model_path
-from .imaging import to_gray
+from .imaging import cut, to_gray, warped
 from .landmarks import BlazeFace, Proposal, blazeface
 
 CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
@@ -43,13 +43,6 @@ CONFIRM_RETRY_WIDTH = 96  # px: a face's region that is not, once more at this o
 CONFIRM_GROW = 0.5  # of the box's side, on each side
 CONFIRM_IOU = 0.25
 CONFIRM_MIN_FACE = 0.4  # of the region's width: the smallest Haar box looked for
-MAX_FLATNESS = 0.4  # tuning seeds: real faces < 0.27 (darker tones up to 0.58), smileys >= 0.4
-# ... and with the box's grey range stretched to 0-255: darker tones <= 0.26 (one 0.35), smileys >= 0.34.
-STRETCHED_FLATNESS = 0.3
-# Picasso's line drawing is 0.35-0.48 flat with a saturation of 10-50; the real faces that flat
-# are the darker tones, saturated 88-174.
-PALE_FLATNESS, MIN_SATURATION = 0.3, 70
-FLAT_SIDE, FLAT_LEVELS = 48, 8
 MIN_FRAME_SIDE = 24  # px: a frame smaller than the cascade's window has no face to find
 WEAK_SCORE = 0.2  # the weakest proposal looked at for a second face on the whole frame
 # A face too small for the whole frame (down to min_face_fraction) is looked for closer only where
@@ -220,7 +213,7 @@ class FaceDetector:
         centre = (b.x + b.w / 2, b.y + b.h / 2)
         m = cv2.getRotationMatrix2D(centre, float(np.degrees(np.arctan2(ry - ly, rx - lx))), scale)
         m[:, 2] += (width / 2 - centre[0], width / 2 - centre[1])
-        region = _warped(gray, m, width, scale)
+        region = warped(gray, m, width, scale)
         # The face fills about half the region: smaller windows are not this face (and cost the most).
         smallest = round(CONFIRM_MIN_FACE * width)
         rects = self._cascade.detectMultiScale(region, scaleFactor=self.settings.scale_factor,
@@ -246,7 +239,7 @@ class FaceDetector:
         side = max(4, round(EYE_SQUARE * proposal.box.w))
         votes = 0
         for x, y in proposal.eyes:
-            square = _cut(gray, Box(round(x - side / 2), round(y - side / 2), side, side), EYE_SIDE)
+            square = cut(gray, Box(round(x - side / 2), round(y - side / 2), side, side), EYE_SIDE)
             _, counts = self._eye_cascade.detectMultiScale2(square, scaleFactor=1.1, minNeighbors=1)
             votes = max(votes, int(np.max(counts)) if len(counts) else 0)
         return votes
@@ -270,80 +263,6 @@ def _at_least(proposals: list[Proposal], side: float, score: float = 0.0) -> lis
 # BlazeFace's box is a tight inner-face square, about 0.9x the Haar box: sizes set in Haar terms
 # (min_face_fraction, min_face_px) are compared with a proposal's width through this factor.
 _BLAZE_TO_HAAR = 0.9
-
-
-def flatness(image_bgr: np.ndarray, box: Box) -> float:
-    """The share of the box's pixels (at FLAT_SIDE px, blurred) within FLAT_LEVELS grey levels, in
-    every colour channel, of the box's most common colour: drawings are mostly one colour."""
-    return _flatness(_cut(image_bgr, box, FLAT_SIDE))
-
-
-def saturation(image_bgr: np.ndarray, box: Box) -> float:
-    """The median colour saturation (HSV S, 0-255) of the box's pixels at FLAT_SIDE px."""
-    return _saturation(_cut(image_bgr, box, FLAT_SIDE))
-
-
-def drawn(image: np.ndarray, box: Box) -> bool:
-    """A drawing of a face, not a face: mostly one colour (a smiley), even with its contrast
-    stretched (a dark face is flat too, until then), or rather flat and with little colour (pencil
-    on paper). Skin, even flat-lit or dark, has colour."""
-    patch = _cut(image, box, FLAT_SIDE)
-    flat = _flatness(patch)
-    if flat > MAX_FLATNESS and _flatness(_stretched(patch)) > STRETCHED_FLATNESS:
-        return True
-    return flat > PALE_FLATNESS and _saturation(patch) < MIN_SATURATION
-
-
-def _stretched(patch: np.ndarray) -> np.ndarray:
-    """The patch with its grey range (5th to 95th percentile) stretched to 0-255: a dark face's
-    shading comes back, a drawing's fill stays one colour."""
-    lo, hi = np.percentile(to_gray(patch), (5, 95))
-    gain = 255.0 / max(hi - lo, 1.0)
-    return np.clip((patch.astype(np.float32) - lo) * gain, 0, 255).astype(np.uint8)
-
-
-def _flatness(patch: np.ndarray) -> float:
-    pixels = cv2.GaussianBlur(patch, (3, 3), 0).reshape(-1, 3).astype(np.int16)
-    bins = (pixels[:, 0] >> 3) * 1024 + (pixels[:, 1] >> 3) * 32 + (pixels[:, 2] >> 3)
-    centre = pixels[bins == np.bincount(bins).argmax()].mean(axis=0)
-    return float(np.mean(np.all(np.abs(pixels - centre) <= FLAT_LEVELS, axis=1)))
-
-
-def _saturation(patch: np.ndarray) -> float:
-    return float(np.median(cv2.cvtColor(patch, cv2.COLOR_BGR2HSV)[:, :, 1]))
-
-
-def _warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:
-    """The `side` square that the affine `m` (frame -> square, shrinking by `scale`) maps the
-    frame onto; beyond the frame, its edge repeated. The part of the frame it needs is cut out
-    first, and shrunk with area averaging when `scale` is small (warpAffine alone would alias)."""
-    corners = cv2.invertAffineTransform(m) @ np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], float).T
-    x0, y0 = (max(0, int(v) - 1) for v in corners.min(axis=1))
-    x1, y1 = min(image.shape[1], int(corners[0].max()) + 2), min(image.shape[0], int(corners[1].max()) + 2)
-    if x1 <= x0 or y1 <= y0:
-        x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
-    part = image[y0:y1, x0:x1]
-    m = m.copy()
-    m[:, 2] += m[:, :2] @ np.array([x0, y0], float)
-    if scale < 0.8:
-        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        m[:, :2] /= scale
-    return cv2.warpAffine(part, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def _cut(image: np.ndarray, box: Box, width: int) -> np.ndarray:
-    """The box's pixels resized to `width` px wide (height to scale); beyond the frame, its edge
-    repeated."""
-    scale = width / box.w
-    size = (width, max(1, round(box.h * scale)))
-    x0, y0 = max(0, box.x), max(0, box.y)
-    x1, y1 = min(image.shape[1], box.x + box.w), min(image.shape[0], box.y + box.h)
-    if scale < 0.8 and x1 > x0 and y1 > y0:  # area averaging first: warpAffine alone would alias
-        part = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        m = np.array([[1.0, 0.0, (x0 - box.x) * scale], [0.0, 1.0, (y0 - box.y) * scale]])
-        return cv2.warpAffine(part, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    m = np.array([[scale, 0.0, -box.x * scale], [0.0, scale, -box.y * scale]])
-    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 _CASCADES: dict[str, cv2.CascadeClassifier] = {}

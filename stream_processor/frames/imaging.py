@@ -9,7 +9,7 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..records import Reason, Rejection
+from ..records import Box, Reason, Rejection
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -102,3 +102,36 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 1:
         return image[:, :, 0]
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY if image.shape[2] == 3 else cv2.COLOR_BGRA2GRAY)
+
+
+def warped(image: np.ndarray, m: np.ndarray, side: int, scale: float) -> np.ndarray:
+    """The `side` square that the affine `m` (frame -> square, shrinking by `scale`) maps the
+    frame onto; beyond the frame, its edge repeated. The part of the frame it needs is cut out
+    first, and shrunk with area averaging when `scale` is small (warpAffine alone would alias)."""
+    corners = cv2.invertAffineTransform(m) @ np.array([[0, 0, 1], [side, 0, 1], [0, side, 1], [side, side, 1]], float).T
+    x0, y0 = (max(0, int(v) - 1) for v in corners.min(axis=1))
+    x1, y1 = min(image.shape[1], int(corners[0].max()) + 2), min(image.shape[0], int(corners[1].max()) + 2)
+    if x1 <= x0 or y1 <= y0:
+        x0, y0, x1, y1 = 0, 0, image.shape[1], image.shape[0]
+    part = image[y0:y1, x0:x1]
+    m = m.copy()
+    m[:, 2] += m[:, :2] @ np.array([x0, y0], float)
+    if scale < 0.8:
+        part = cv2.resize(part, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        m[:, :2] /= scale
+    return cv2.warpAffine(part, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def cut(image: np.ndarray, box: Box, width: int) -> np.ndarray:
+    """The box's pixels resized to `width` px wide (height to scale); beyond the frame, its edge
+    repeated."""
+    scale = width / box.w
+    size = (width, max(1, round(box.h * scale)))
+    x0, y0 = max(0, box.x), max(0, box.y)
+    x1, y1 = min(image.shape[1], box.x + box.w), min(image.shape[0], box.y + box.h)
+    if scale < 0.8 and x1 > x0 and y1 > y0:  # area averaging first: warpAffine alone would alias
+        part = cv2.resize(image[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        m = np.array([[1.0, 0.0, (x0 - box.x) * scale], [0.0, 1.0, (y0 - box.y) * scale]])
+        return cv2.warpAffine(part, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = np.array([[scale, 0.0, -box.x * scale], [0.0, scale, -box.y * scale]])
+    return cv2.warpAffine(image, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -20,11 +20,12 @@ from hypothesis import given, settings, strategies as st
 from benchmarks import real_faces, webcam_faces
 from stream_processor.config import Config
 from stream_processor.demo.samples import ASTRONAUT_FACE, astronaut, exposed, make_frame, motion_blurred
-from stream_processor.frames import detect
+from stream_processor.frames import detect, drawing
 from stream_processor.frames.detect import (
-    MAX_FLATNESS, MIN_EYE_VOTES, MIN_HINT_VOTES, CASCADE_FILE, DetectorSettings, FaceDetector, FaceFinding, FaceRejection,
-    detector_for, drawn, flatness, limit_opencv_threads, saturation,
+    MIN_EYE_VOTES, MIN_HINT_VOTES, CASCADE_FILE, DetectorSettings, FaceDetector, FaceFinding, FaceRejection, detector_for,
+    limit_opencv_threads,
 )
+from stream_processor.frames.drawing import MAX_FLATNESS, drawn, flatness, saturation
 from stream_processor.frames.face_model import ModelError
 from stream_processor.frames.imaging import to_gray
 from stream_processor.frames.landmarks import SQUARE_EDGE, BlazeFace, Detections, Proposal, _inside, _proposal
@@ -327,8 +328,8 @@ def test_a_drawn_smiley_fools_both_detectors_and_is_refused_as_flat(detector, mo
     assert flatness(image, proposal.box) > MAX_FLATNESS
     found = detector.find(image)
     assert isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE
-    monkeypatch.setattr(detect, "MAX_FLATNESS", 1.0)
-    monkeypatch.setattr(detect, "PALE_FLATNESS", 1.0)
+    monkeypatch.setattr(drawing, "MAX_FLATNESS", 1.0)
+    monkeypatch.setattr(drawing, "PALE_FLATNESS", 1.0)
     assert isinstance(detector.find(image), FaceFinding)
 
 
@@ -348,7 +349,7 @@ def test_a_dark_face_as_flat_as_a_drawing_is_a_face_once_its_contrast_is_stretch
     assert flatness(case.image, proposal.box) > MAX_FLATNESS and not drawn(case.image, proposal.box)
     smiley, box = smiley_frame(3, 230)
     assert drawn(smiley, proposal_on(detector, smiley, box).box)
-    monkeypatch.setattr(detect, "STRETCHED_FLATNESS", 0.0)
+    monkeypatch.setattr(drawing, "STRETCHED_FLATNESS", 0.0)
     assert detector.find(case.image).reason is Reason.NO_FACE
 
 
@@ -393,10 +394,10 @@ def test_a_pencil_drawing_of_a_face_is_refused_as_drawn(detector, monkeypatch, s
     image = webcam_faces.make_case("none", seed).image
     (proposal,) = [p for p in detector._net.whole(image, detect.WEAK_SCORE).proposals() if p.score >= CFG.face_score]
     assert detector._confirm(to_gray(image), proposal) is not None
-    assert detect.PALE_FLATNESS < flatness(image, proposal.box) <= MAX_FLATNESS
-    assert saturation(image, proposal.box) < detect.MIN_SATURATION and drawn(image, proposal.box)
+    assert drawing.PALE_FLATNESS < flatness(image, proposal.box) <= MAX_FLATNESS
+    assert saturation(image, proposal.box) < drawing.MIN_SATURATION and drawn(image, proposal.box)
     assert isinstance(detector.find(image), FaceRejection)
-    monkeypatch.setattr(detect, "PALE_FLATNESS", 1.0)
+    monkeypatch.setattr(drawing, "PALE_FLATNESS", 1.0)
     assert not drawn(image, proposal.box)
 
 
@@ -407,7 +408,7 @@ def test_a_flat_lit_dark_face_is_not_a_drawing(detector):
     dark = np.clip(image * np.array([0.35, 0.45, 0.6]), 0, 255).astype(np.uint8)
     found = detector.find(dark)
     assert isinstance(found, FaceFinding)
-    assert not drawn(dark, found.box) and saturation(dark, found.box) >= detect.MIN_SATURATION
+    assert not drawn(dark, found.box) and saturation(dark, found.box) >= drawing.MIN_SATURATION
 
 
 def test_real_faces_are_not_flat(detector):
