@@ -23,7 +23,7 @@ from typing import Optional
 
 from stream_processor.config import Config
 from stream_processor.frames import detect, drawing, landmarks
-from stream_processor.frames.imaging import cut, to_gray
+from stream_processor.frames.imaging import to_gray
 from stream_processor.records import Box
 
 from . import real_faces, webcam_faces
@@ -69,22 +69,18 @@ def seen(n: int) -> list[tuple[str, str, list[Seen]]]:
                 whole = det._net.whole(image, detect.HINT_SCORE)
                 hints = [p.box for p in whole.proposals() if side <= p.box.w < 2 * det._net.smallest_whole_face(image)]
                 found = (whole.seen_closer(det._net.around(image, hints[0], detect.WEAK_SCORE)) if hints else whole).proposals()
-                proposals = [Seen(p.score, confirmed(det, gray, p, smallest),
-                                  confirmed(det, gray, p, smallest, detect.CONFIRM_RETRY_WIDTH),
-                                  drawing.flatness(image, p.box), stretched_flatness(image, p.box),
+                proposals = [Seen(p.score, big_enough(det._confirm(gray, p), smallest),
+                                  big_enough(det._face_box(gray, p), smallest),
+                                  drawing.flatness(image, p.box), drawing.stretched_flatness(image, p.box),
                                   drawing.saturation(image, p.box), det.eye_votes(gray, p), p.box)
                              for p in found if p.box.w >= side and p.score >= detect.WEAK_SCORE]
                 out.append((name, "one" if kind == "rotated" else kind, proposals))
     return out
 
 
-def confirmed(det: detect.FaceDetector, gray, p: landmarks.Proposal, smallest: float, retry: int = 0) -> bool:
-    box = det._confirm(gray, p) or (det._confirm(gray, p, retry) if retry else None)
+def big_enough(box: Optional[Box], smallest: float) -> bool:
+    """A confirming Haar box, held to the smallest face size as the decision holds it."""
     return box is not None and min(box.w, box.h) >= smallest
-
-
-def stretched_flatness(image, box: Box) -> float:
-    return drawing._flatness(drawing._stretched(cut(image, box, drawing.FLAT_SIDE)))
 
 
 def drawn(p: Seen, r: Rule) -> bool:

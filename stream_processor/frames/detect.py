@@ -147,10 +147,10 @@ class FaceDetector:
         hints = [p for p in _at_least(whole.proposals(), min_side) if p.box.w < largest and _unlike(found, p)]
         if isinstance(found, FaceRejection) and found.reason is Reason.NO_FACE and hints and hints[0].score >= HINT_SCORE:
             closer = self._net.around(image, hints[0].box, WEAK_SCORE)
-            whole_view = found
+            region = found.region
             found = self._decide(image, gray, _at_least(weighed.seen_closer(closer).proposals(), min_side, WEAK_SCORE))
             if isinstance(found, FaceRejection) and found.region is None:  # a blurred face may score less closer
-                found = replace(found, region=whole_view.region)
+                found = replace(found, region=region)
             hints = [p for p in hints[1:] if _unlike(found, p)]
         if isinstance(found, FaceFinding):
             return self._alone(image, gray, found, [p.box for p in hints[:CLOSER_LOOKS]], min_side)
@@ -165,8 +165,8 @@ class FaceDetector:
             for q in _at_least(self._net.around(image, box, CLOSER_MIN).proposals(), min_side):
                 if not _apart(q.box, found.box):
                     continue
-                cut = _outside(q.box, width, height) >= EDGE_CUT and q.score >= CUT_FACE_SCORE and not drawn(image, q.box)
-                if cut or (q.score >= self.settings.face_score
+                cut_off = _outside(q.box, width, height) >= EDGE_CUT and q.score >= CUT_FACE_SCORE and not drawn(image, q.box)
+                if cut_off or (q.score >= self.settings.face_score
                            and (self.eye_votes(gray, q) >= CLOSER_VOTES or self._confirm(gray, q) is not None)):
                     return FaceRejection(Reason.MULTIPLE_FACES, 2, f"another face at {q.box} (score {q.score:.2f}, closer)")
         return found
@@ -176,8 +176,7 @@ class FaceDetector:
             return FaceRejection(Reason.NO_FACE, 0)
         smallest = self.settings.min_face_fraction * min(image.shape[:2])
         confirmed = [(p, box) for p in proposals if p.score >= self.settings.face_score and not drawn(image, p.box)
-                     and (box := self._confirm(gray, p) or self._confirm(gray, p, CONFIRM_RETRY_WIDTH)) is not None
-                     and min(box.w, box.h) >= smallest
+                     and (box := self._face_box(gray, p)) is not None and min(box.w, box.h) >= smallest
                      and (p.score >= self.settings.sure_face_score or self._has_an_eye(gray, p))]
         if not confirmed:
             likely = proposals[0].box if proposals[0].score >= LIKELY_FACE_SCORE else None
@@ -202,6 +201,11 @@ class FaceDetector:
         if proposal.score >= self.settings.other_face_score:
             return votes >= MIN_HINT_VOTES or self._confirm(gray, proposal) is not None
         return votes >= MIN_EYE_VOTES or (votes >= MIN_HINT_VOTES and self._confirm(gray, proposal) is not None)
+
+    def _face_box(self, gray: np.ndarray, proposal: Proposal) -> Optional[Box]:
+        """The Haar box that confirms a proposal as the face: its region at CONFIRM_WIDTH, or, when
+        the cascade finds none there, once more at CONFIRM_RETRY_WIDTH."""
+        return self._confirm(gray, proposal) or self._confirm(gray, proposal, CONFIRM_RETRY_WIDTH)
 
     def _confirm(self, gray: np.ndarray, proposal: Proposal, width: int = CONFIRM_WIDTH) -> Optional[Box]:
         """The Haar box (source pixels) that agrees with `proposal`, or None. The region is turned

@@ -31,6 +31,11 @@ def saturation(image_bgr: np.ndarray, box: Box) -> float:
     return _saturation(cut(image_bgr, box, FLAT_SIDE))
 
 
+def stretched_flatness(image_bgr: np.ndarray, box: Box) -> float:
+    """The flatness of the box with its grey range stretched to 0-255 (`_stretched`)."""
+    return _flatness(_stretched(cut(image_bgr, box, FLAT_SIDE)))
+
+
 def drawn(image: np.ndarray, box: Box) -> bool:
     """A drawing of a face, not a face: mostly one colour (a smiley), even with its contrast
     stretched (a dark face is flat too, until then), or rather flat and with little colour (pencil
